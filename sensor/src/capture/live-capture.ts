@@ -1,0 +1,433 @@
+/**
+ * Live capture on an interface, through libpcap (pcap(3PCAP), pcap-filter(7)).
+ *
+ * Two backends:
+ *  - 'tapcap' (default): our own N-API addon, sensor/native/tapcap.c. It
+ *    copies up to a few thousand packets per call into one reused Buffer as
+ *    [tsSec][tsFrac][caplen][wirelen][bytes padded to 4] records (u32 LE), so
+ *    JavaScript runs once per batch. A libuv poll on pcap_get_selectable_fd()
+ *    wakes us when packets are readable; stats() reads pcap_stats() for the
+ *    kernel's received/dropped/interface-dropped counters. Timestamps are
+ *    nanosecond where the kernel offers it (pcap_set_tstamp_precision).
+ *  - 'cap': the `cap` npm package. It calls JavaScript once per packet, gives
+ *    neither the capture timestamp nor the original length, always uses
+ *    snaplen 65535 and promiscuous mode, and has no pcap_stats: timestamps are
+ *    taken when the callback runs, wireLength = capLength, and stats() says
+ *    dropsUnavailable. Kept as a fallback for hosts where the addon was not
+ *    built.
+ * Why our own addon rather than the `pcap` package's session.stats(): see the
+ * header of tapcap.c (a native capture thread writing into a
+ * SharedArrayBuffer ring comes next, and needs a binding we own).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { PacketRecord } from '../decode/packet.js';
+import { CaptureError, type CaptureStats, type PacketSource, type SourceProgress } from './packet-source.js';
+import { readU32 } from './byte-order.js';
+import {
+  LINKTYPE_ETHERNET,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_NULL,
+  LINKTYPE_RAW,
+} from './link-types.js';
+
+export interface LiveCaptureOptions {
+  /** Interface name, e.g. 'eth0', 'lo', 'any'. */
+  device: string;
+  /** BPF filter (pcap-filter(7)); compiled with optimisation. Empty or absent: everything. See VOIP_BPF_FILTER. */
+  filter?: string;
+  /** Bytes kept per packet. Default 65535: SIP over UDP is often fragmented and a short snaplen would cut the fragments. */
+  snaplen?: number;
+  /** Kernel ring size in MiB (pcap_set_buffer_size). Default 64. */
+  bufferSizeMiB?: number;
+  /** Default true: a mirror port delivers frames for other MACs. */
+  promiscuous?: boolean;
+  /** Deliver packets as they arrive rather than when a kernel block fills (pcap_set_immediate_mode). Default true. */
+  immediate?: boolean;
+  /** Default 'tapcap'; falls back to 'cap' with a warning when the addon is not built. */
+  backend?: 'tapcap' | 'cap';
+}
+
+/**
+ * A default capture filter for VoIP monitoring. Not applied unless asked for.
+ * It lets through:
+ *  - SIP on its registered ports 5060/5061 over UDP, TCP and SCTP;
+ *  - UDP whose source and destination ports are both >= 1024 (RTP, RTCP,
+ *    SRTP, STUN/TURN, DTLS-SRTP, and the UDP tunnels below in the usual case);
+ *  - UDP tunnels by port whatever their source port: VXLAN 4789, Geneve 6081,
+ *    TZSP 37008, Juniper jmirror 30030; HEP/EEP 9060 over UDP and TCP;
+ *  - GRE (incl. ERSPAN and TEB) and IP-in-IP / 6in4 / 4in6 over IPv4 and IPv6;
+ *  - IPv4 fragments (MF set or non-zero offset) and IPv6 packets whose first
+ *    extension header is a Fragment header, so fragmented SIP reassembles;
+ *  - the same again inside one 802.1Q/802.1ad tag (`or (vlan and (...))`: in
+ *    BPF `vlan` shifts the offsets of everything after it).
+ * It drops TCP outside the SIP/HEP ports (SIP or RTP over TCP on other ports,
+ * ETSI X2/X3 over TCP), MPLS-labelled traffic and double-tagged frames: use
+ * no filter, or extend this one, when those matter.
+ */
+const VOIP_BPF_CORE =
+  'port 5060 or port 5061 or port 9060' +
+  ' or (udp and src portrange 1024-65535 and dst portrange 1024-65535)' +
+  ' or udp port 4789 or udp port 6081 or udp port 37008 or udp port 30030' +
+  ' or ip proto 47 or ip6 proto 47 or ip proto 4 or ip proto 41 or ip6 proto 4 or ip6 proto 41' +
+  ' or (ip and ip[6:2] & 0x3fff != 0) or ip6 proto 44';
+export const VOIP_BPF_FILTER = `(${VOIP_BPF_CORE}) or (vlan and (${VOIP_BPF_CORE}))`;
+
+/**
+ * VOIP_BPF_FILTER without the VLAN half, for the `any` device: libpcap
+ * refuses `vlan` on Linux cooked captures ("no VLAN support for Linux cooked
+ * v2"), where the kernel has already removed the tag anyway.
+ */
+export const VOIP_BPF_FILTER_NO_VLAN = VOIP_BPF_CORE;
+
+const DEFAULT_SNAPLEN = 65535;
+const DEFAULT_BUFFER_MIB = 64;
+/** Read timeout for non-immediate mode: how long the kernel may hold a partly filled block. */
+const READ_TIMEOUT_MS = 100;
+/** Packets per native call: amortises the JS<->C transition without monopolising the loop. */
+const MAX_PACKETS_PER_DISPATCH = 4096;
+/** Batches per wake-up before giving timers and I/O a turn (the fd stays readable, so we are called again). */
+const MAX_BATCHES_PER_WAKEUP = 16;
+/** Safety net in case a wake-up is missed (e.g. non-immediate mode on an idle link). */
+const POLL_FALLBACK_MS = 250;
+
+/** The addon's JavaScript surface (sensor/native/tapcap.c). */
+interface TapcapHandle {
+  open(
+    device: string,
+    opts: { snaplen: number; bufferSize: number; promisc: boolean; immediate: boolean; timeoutMs: number; filter: string },
+  ): number;
+  dispatch(buffer: Buffer, maxPackets: number): number;
+  fd(): number;
+  watch(callback: () => void): void;
+  unwatch(): void;
+  stats(): { received: number; dropped: number; ifDropped: number } | null;
+  tstampPrecision(): number;
+  lastError(): string;
+  close(): void;
+}
+interface TapcapAddon {
+  Tapcap: new () => TapcapHandle;
+  libVersion(): string;
+}
+
+const require = createRequire(import.meta.url);
+let addonCache: TapcapAddon | null | undefined;
+let addonLoadError = '';
+
+/**
+ * Find sensor/native/build/Release/tapcap.node from this file, whether it runs
+ * from sensor/src/capture (tests) or dist/sensor/src/capture (built).
+ * TAPCAP_ADDON overrides the path.
+ */
+export function loadTapcapAddon(): TapcapAddon | null {
+  if (addonCache !== undefined) return addonCache;
+  const candidates: string[] = [];
+  if (process.env.TAPCAP_ADDON) candidates.push(process.env.TAPCAP_ADDON);
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    candidates.push(path.join(dir, 'sensor/native/build/Release/tapcap.node'));
+    candidates.push(path.join(dir, 'native/build/Release/tapcap.node'));
+    dir = path.dirname(dir);
+  }
+  addonLoadError = 'tapcap.node not found (build it with `node sensor/native/build.mjs`)';
+  for (const file of candidates) {
+    if (!fs.existsSync(file)) continue;
+    try {
+      addonCache = require(file) as TapcapAddon;
+      return addonCache;
+    } catch (err) {
+      addonLoadError = `cannot load ${file}: ${(err as Error).message}`;
+    }
+  }
+  addonCache = null;
+  return null;
+}
+
+function liveError(device: string, err: unknown): CaptureError {
+  const e = err as Error & { code?: string };
+  const detail = e.code && e.code !== 'ELIVE' ? ` [${e.code}]` : '';
+  const ce = new CaptureError(`cannot capture on ${device}: ${e.message}${detail}`, 'ELIVE');
+  ce.cause = err;
+  return ce;
+}
+
+/** Open a live capture. Throws CaptureError('ELIVE') when the interface cannot be opened or the filter does not compile. */
+export function openLiveCapture(opts: LiveCaptureOptions): PacketSource {
+  const backend = opts.backend ?? 'tapcap';
+  if (backend === 'tapcap') {
+    const addon = loadTapcapAddon();
+    if (addon !== null) return new TapcapLiveSource(addon, opts);
+    const src = new CapLiveSource(opts);
+    src.warnings.push(`tapcap addon unavailable (${addonLoadError}); using the cap backend without kernel drop counters`);
+    return src;
+  }
+  return new CapLiveSource(opts);
+}
+
+function emptyStats(dropsUnavailable: boolean): CaptureStats {
+  return { packets: 0, bytes: 0, kernelReceived: 0, kernelDrops: 0, ifDrops: 0, dropsUnavailable };
+}
+
+class TapcapLiveSource implements PacketSource {
+  readonly kind = 'live' as const;
+  readonly name: string;
+  readonly warnings: string[] = [];
+  readonly linkType: number;
+  private readonly handle: TapcapHandle;
+  private readonly nsPerUnit: number;
+  private readonly batch: Buffer;
+  private readonly counters = emptyStats(false);
+  private open = true;
+  private stopped = false;
+  private running = false;
+  private finish: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private rec: PacketRecord | null = null;
+  private onPacket: ((rec: PacketRecord) => void) | null = null;
+
+  constructor(addon: TapcapAddon, opts: LiveCaptureOptions) {
+    this.name = opts.device;
+    const snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
+    this.handle = new addon.Tapcap();
+    try {
+      this.linkType = this.handle.open(opts.device, {
+        snaplen,
+        bufferSize: Math.round((opts.bufferSizeMiB ?? DEFAULT_BUFFER_MIB) * 1024 * 1024),
+        promisc: opts.promiscuous ?? true,
+        immediate: opts.immediate ?? true,
+        timeoutMs: READ_TIMEOUT_MS,
+        filter: opts.filter ?? '',
+      });
+    } catch (err) {
+      throw liveError(opts.device, err);
+    }
+    this.nsPerUnit = this.handle.tstampPrecision() === 1e9 ? 1 : 1000;
+    // Room for a full batch of small packets, and always for one maximal packet.
+    this.batch = Buffer.allocUnsafe(Math.max(4 * 1024 * 1024, 16 + ((snaplen + 3) & ~3)));
+  }
+
+  run(rec: PacketRecord, onPacket: (rec: PacketRecord) => void): Promise<void> {
+    if (this.running || this.stopped) {
+      this.warnings.push(`${this.name}: run() called on a source that already ran`);
+      return Promise.resolve();
+    }
+    this.running = true;
+    this.rec = rec;
+    this.onPacket = onPacket;
+    return new Promise<void>((resolve) => {
+      this.finish = resolve;
+      const drain = (): void => this.drain();
+      this.handle.watch(drain);
+      this.timer = setInterval(drain, POLL_FALLBACK_MS);
+      drain();
+    });
+  }
+
+  /** Read what the kernel has, in batches; deliver each packet to onPacket. */
+  private drain(): void {
+    const rec = this.rec!;
+    const onPacket = this.onPacket!;
+    const buf = this.batch;
+    const nsPerUnit = this.nsPerUnit;
+    const linkType = this.linkType;
+    const c = this.counters;
+    for (let batch = 0; batch < MAX_BATCHES_PER_WAKEUP && !this.stopped; batch++) {
+      const n = this.handle.dispatch(buf, MAX_PACKETS_PER_DISPATCH);
+      if (n === 0) return; // kernel ring empty for now
+      if (n < 0) {
+        this.warnings.push(`${this.name}: capture failed: ${this.handle.lastError()}`);
+        this.stop();
+        return;
+      }
+      let p = 0;
+      for (let i = 0; i < n; i++) {
+        const tsSec = readU32(buf, p, true);
+        const tsNsec = readU32(buf, p + 4, true) * nsPerUnit;
+        const capLength = readU32(buf, p + 8, true);
+        rec.tsSec = tsSec;
+        rec.tsNsec = tsNsec;
+        rec.ts = tsSec + tsNsec / 1e9;
+        rec.capLength = capLength;
+        rec.wireLength = readU32(buf, p + 12, true);
+        rec.interfaceId = 0;
+        rec.linkType = linkType;
+        rec.frameNumber = ++c.packets;
+        rec.frame = buf;
+        rec.frameOffset = p + 16;
+        c.bytes += capLength;
+        p += 16 + ((capLength + 3) & ~3);
+        onPacket(rec);
+        if (this.stopped) return;
+      }
+    }
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    if (this.open) {
+      this.refreshKernelCounters();
+      this.handle.unwatch();
+      this.handle.close();
+      this.open = false;
+    }
+    const finish = this.finish;
+    this.finish = null;
+    if (finish !== null) finish();
+  }
+
+  private refreshKernelCounters(): void {
+    if (!this.open) return;
+    const s = this.handle.stats();
+    if (s === null) return;
+    this.counters.kernelReceived = s.received;
+    this.counters.kernelDrops = s.dropped;
+    this.counters.ifDrops = s.ifDropped;
+  }
+
+  stats(): CaptureStats {
+    this.refreshKernelCounters();
+    return { ...this.counters };
+  }
+
+  progress(): SourceProgress {
+    return { bytesRead: this.counters.bytes, bytesTotal: 0 };
+  }
+}
+
+/** cap's link type names (cap/src/binding.cc) back to LINKTYPE_* numbers. */
+function capLinkType(name: string): number {
+  switch (name) {
+    case 'ETHERNET':
+      return LINKTYPE_ETHERNET;
+    case 'NULL':
+      return LINKTYPE_NULL;
+    case 'RAW':
+      return LINKTYPE_RAW;
+    case 'LINKTYPE_LINUX_SLL':
+      return LINKTYPE_LINUX_SLL;
+    case 'IEEE802_11_RADIO':
+      return 127;
+    default: {
+      const m = /Unknown linktype (\d+)/.exec(name);
+      // On Linux pcap_datalink() already returns LINKTYPE values for the rest (e.g. 276 SLL2).
+      return m ? Number(m[1]) : LINKTYPE_ETHERNET;
+    }
+  }
+}
+
+interface CapInstance {
+  open(device: string, filter: string, bufSize: number, buffer: Buffer): string;
+  on(event: 'packet', cb: (nbytes: number, truncated: boolean) => void): void;
+  removeAllListeners(event?: string): void;
+  close(): boolean;
+}
+
+/**
+ * Every Cap object ever created, kept alive on purpose. cap 0.2.1's C++
+ * destructor is unsafe: when open() fails after pcap_create (bad filter,
+ * missing device) it calls uv_poll_stop on a never-initialised uv_poll_t, and
+ * after a successful open()/close() it frees a uv_poll_t that was stopped but
+ * never uv_close()d, leaving a dangling entry in libuv's handle queue. Either
+ * way a later GC crashes the process ("free(): invalid pointer"). A handle is
+ * a few hundred bytes and live captures are opened a handful of times per
+ * process, so never freeing them is the cheap fix.
+ */
+const capInstancesNeverFreed: unknown[] = [];
+
+class CapLiveSource implements PacketSource {
+  readonly kind = 'live' as const;
+  readonly name: string;
+  readonly warnings: string[] = [];
+  readonly linkType: number;
+  private readonly cap: CapInstance;
+  private readonly buffer: Buffer;
+  private readonly counters = emptyStats(true);
+  private stopped = false;
+  private running = false;
+  private finish: (() => void) | null = null;
+
+  constructor(opts: LiveCaptureOptions) {
+    this.name = opts.device;
+    let CapCtor: new () => CapInstance;
+    try {
+      CapCtor = (require('cap') as { Cap: new () => CapInstance }).Cap;
+    } catch (err) {
+      throw liveError(opts.device, err);
+    }
+    if (opts.snaplen !== undefined && opts.snaplen !== DEFAULT_SNAPLEN) {
+      this.warnings.push(`cap backend: snaplen is fixed at 65535 (asked for ${opts.snaplen})`);
+    }
+    if (opts.promiscuous === false) this.warnings.push('cap backend: always opens in promiscuous mode');
+    this.cap = new CapCtor();
+    capInstancesNeverFreed.push(this.cap);
+    this.buffer = Buffer.alloc(65535);
+    try {
+      const name = this.cap.open(
+        opts.device,
+        opts.filter ?? '',
+        Math.round((opts.bufferSizeMiB ?? DEFAULT_BUFFER_MIB) * 1024 * 1024),
+        this.buffer,
+      );
+      this.linkType = capLinkType(name);
+    } catch (err) {
+      throw liveError(opts.device, err);
+    }
+  }
+
+  run(rec: PacketRecord, onPacket: (rec: PacketRecord) => void): Promise<void> {
+    if (this.running || this.stopped) {
+      this.warnings.push(`${this.name}: run() called on a source that already ran`);
+      return Promise.resolve();
+    }
+    this.running = true;
+    const buffer = this.buffer;
+    const linkType = this.linkType;
+    const c = this.counters;
+    const origin = performance.timeOrigin;
+    return new Promise<void>((resolve) => {
+      this.finish = resolve;
+      this.cap.on('packet', (nbytes: number) => {
+        if (this.stopped) return;
+        // cap hands over no pcap timestamp: the arrival time in JS is the best we have.
+        const ms = origin + performance.now();
+        const tsSec = Math.floor(ms / 1000);
+        rec.tsSec = tsSec;
+        rec.tsNsec = Math.floor((ms - tsSec * 1000) * 1e6);
+        rec.ts = ms / 1000;
+        rec.capLength = nbytes;
+        rec.wireLength = nbytes; // cap does not report the original length
+        rec.interfaceId = 0;
+        rec.linkType = linkType;
+        rec.frameNumber = ++c.packets;
+        rec.frame = buffer;
+        rec.frameOffset = 0;
+        c.bytes += nbytes;
+        onPacket(rec);
+      });
+    });
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cap.removeAllListeners('packet');
+    this.cap.close();
+    const finish = this.finish;
+    this.finish = null;
+    if (finish !== null) finish();
+  }
+
+  stats(): CaptureStats {
+    return { ...this.counters };
+  }
+
+  progress(): SourceProgress {
+    return { bytesRead: this.counters.bytes, bytesTotal: 0 };
+  }
+}

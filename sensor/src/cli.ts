@@ -1,0 +1,180 @@
+/**
+ * `tapwatch` command line: one binary, subcommands.
+ *
+ *   tapwatch sensor --read FILE [--format jsonl|text]
+ *   tapwatch sensor --interface IF [--filter BPF] [--snaplen N] [--buffer-size MiB] [--no-promisc]
+ *   tapwatch sample            generate the bundled sample capture and run the sensor on it
+ *
+ * Exit codes: 0 ok, 1 runtime error (e.g. not a capture file), 2 usage error.
+ */
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { Sensor } from './sensor.js';
+import { openCaptureFile } from './capture/open-file.js';
+import { openLiveCapture } from './capture/live-capture.js';
+import { CaptureError, type PacketSource } from './capture/packet-source.js';
+import type { EventSink } from './events/types.js';
+import { JsonlSink } from './output/jsonl-sink.js';
+import { TextSink } from './output/text-sink.js';
+import { ProgressBar } from './output/progress-bar.js';
+
+const USAGE = `Usage:
+  tapwatch sensor (--read FILE | --interface IF) [options]
+  tapwatch sample [--format text|jsonl]
+  tapwatch help
+
+sensor options:
+  -r, --read FILE          read a pcap or pcapng file
+  -i, --interface IF       capture live on an interface (needs CAP_NET_RAW)
+  -f, --filter BPF         libpcap filter for live capture
+      --snaplen N          bytes captured per packet (default 65535)
+      --buffer-size MiB    kernel capture buffer (default 64)
+      --no-promisc         do not put the interface in promiscuous mode
+      --capture-backend B  tapcap (default, reports kernel drops) or cap
+      --format F           jsonl | text (default: text on a terminal, jsonl otherwise)
+      --sensor-id ID       sensor name in every event (default: host name)
+      --stats-interval S   sensor_stats every S seconds of wall time (default 10 live, 0 for files)
+      --tzsp-port P        extra UDP port decoded as TZSP (repeatable)
+      --no-progress        no progress bar on a terminal
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'sensor':
+        return await sensorCommand(rest);
+      case 'sample':
+        return await sampleCommand(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`tapwatch: unknown command '${cmd}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof CaptureError) {
+      process.stderr.write(`tapwatch: ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`tapwatch: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+class UsageError extends Error {}
+
+async function sensorCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        read: { type: 'string', short: 'r' },
+        interface: { type: 'string', short: 'i' },
+        filter: { type: 'string', short: 'f' },
+        snaplen: { type: 'string' },
+        'buffer-size': { type: 'string' },
+        'no-promisc': { type: 'boolean' },
+        'capture-backend': { type: 'string' },
+        format: { type: 'string' },
+        'sensor-id': { type: 'string' },
+        'stats-interval': { type: 'string' },
+        'tzsp-port': { type: 'string', multiple: true },
+        'no-progress': { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  if (!v.read === !v.interface) throw new UsageError('give exactly one of --read FILE or --interface IF');
+  const format = v.format ?? (process.stdout.isTTY ? 'text' : 'jsonl');
+  if (format !== 'jsonl' && format !== 'text') throw new UsageError(`--format must be jsonl or text, not '${format}'`);
+  const live = v.interface !== undefined;
+  const statsInterval = num(v['stats-interval'], live ? 10 : 0, 'stats-interval');
+
+  let source: PacketSource;
+  if (v.read !== undefined) {
+    source = openCaptureFile(v.read);
+  } else {
+    const backend = v['capture-backend'] ?? 'tapcap';
+    if (backend !== 'tapcap' && backend !== 'cap') throw new UsageError(`--capture-backend must be tapcap or cap`);
+    source = openLiveCapture({
+      device: v.interface!,
+      filter: v.filter,
+      snaplen: num(v.snaplen, 65535, 'snaplen'),
+      bufferSizeMiB: num(v['buffer-size'], 64, 'buffer-size'),
+      promiscuous: !v['no-promisc'],
+      backend,
+    });
+  }
+
+  const sinks: EventSink[] = [format === 'jsonl' ? new JsonlSink(1) : new TextSink(1, process.stdout.isTTY === true)];
+  const tzspPorts = (v['tzsp-port'] ?? []).map((p) => num(p, 0, 'tzsp-port'));
+  const sensor = new Sensor(
+    {
+      ...(v['sensor-id'] ? { sensorId: v['sensor-id'] } : {}),
+      statsIntervalSec: statsInterval,
+      ...(tzspPorts.length ? { decode: { tzspPorts: [37008, ...tzspPorts] } } : {}),
+    },
+    sinks,
+  );
+
+  // SIGINT/SIGTERM: stop reading, then flush every table and the output.
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    source.stop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  const progress = !live && !v['no-progress'] && process.stderr.isTTY ? new ProgressBar(source, process.stderr) : null;
+  const flushTimer = live ? setInterval(() => void sensor.events.flush(), 500) : null;
+  try {
+    progress?.start();
+    await sensor.run(source);
+  } finally {
+    progress?.stop();
+    if (flushTimer) clearInterval(flushTimer);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  for (const w of source.warnings) process.stderr.write(`tapwatch: warning: ${w}\n`);
+  return 0;
+}
+
+function num(s: string | undefined, dflt: number, name: string): number {
+  if (s === undefined) return dflt;
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a non-negative number, not '${s}'`);
+  return n;
+}
+
+/** Generate the bundled sample (our own synthetic capture, no third-party data) and run the sensor on it. */
+async function sampleCommand(args: string[]): Promise<number> {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const gen = join(root, 'dist', 'tests', 'fixtures', 'gen', 'make-sample.js');
+  const out = join(root, '.cache', 'sample', 'sample.pcap');
+  if (!existsSync(gen)) {
+    process.stderr.write(`tapwatch: sample generator not built (${gen}); run npm ci\n`);
+    return 1;
+  }
+  const r = spawnSync(process.execPath, [gen, '--out', out], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) return 1;
+  return sensorCommand(['--read', out, ...args]);
+}

@@ -1,0 +1,106 @@
+/**
+ * One bidirectional transport conversation (a "flow"), as Suricata's Flow
+ * (src/flow.h) and Zeek's Connection (src/Conn.h) model it: the 5-tuple plus
+ * per-direction counters and the slots that later stages hang their state on.
+ *
+ * Side `a` is the source of the first packet seen, `b` its destination
+ * (tshark's conversation order). Direction 0 means a->b, 1 means b->a.
+ *
+ * Flow objects are recycled through the flow table's spare pool (Suricata
+ * src/flow-spare-pool.c): after `onEvict` returns, the same object may be
+ * handed out again for a different conversation. Anything that keeps a flow
+ * reference beyond eviction must also keep `id` and compare it (ids are
+ * monotone and never reused).
+ */
+import { formatEndpoint } from '../decode/address.js';
+import type { TcpFlowState } from './tcp-reassembly.js';
+
+/** Address words for 1024 flows per slab (32 KiB). */
+const SLAB_WORDS = 8 * 1024;
+let slab: ArrayBuffer | null = null;
+let slabUsed = SLAB_WORDS;
+
+export class Flow {
+  /** Monotone identifier, unique for the lifetime of the process (never reused). */
+  id = 0;
+  /** 4 or 6. */
+  ipVersion = 0;
+  /** Source address of the first packet (copy, 4 words; IPv4 uses word 0). */
+  readonly aAddr: Uint32Array;
+  /** Destination address of the first packet. */
+  readonly bAddr: Uint32Array;
+  aPort = 0;
+  bPort = 0;
+  /** IP protocol: 17 UDP, 6 TCP, 132 SCTP (any other number when the caller keys on it). */
+  proto = 0;
+  /** Capture time (float seconds) of the first packet and of the latest packet processed. */
+  firstTs = 0;
+  lastTs = 0;
+  pktsAB = 0;
+  pktsBA = 0;
+  /** L4 payload bytes per direction (what the media layer cares about; headers are not counted). */
+  bytesAB = 0;
+  bytesBA = 0;
+  /** Last seen IPv4 TTL / IPv6 hop limit per direction (0 until seen). */
+  ttlAB = 0;
+  ttlBA = 0;
+
+  // ---- slots owned by later stages ----
+  /** Application classification; 0 = unclassified. The app layer defines the other values. */
+  app = 0;
+  /** Whatever the app layer keeps for this flow (parser state). */
+  appState: unknown = null;
+  /** TCP reassembly state, created lazily by the TCP path (null for other protocols). */
+  tcp: TcpFlowState | null = null;
+  /** Per-SSRC media streams, owned by the media layer. The array itself is reused across recycles. */
+  readonly streams: unknown[] = [];
+
+  /** Flow-table slot index (internal to FlowTable; -1 when the flow is spare). */
+  tableIndex = -1;
+
+  constructor() {
+    // Views into a shared slab: a standalone Uint32Array(4) costs ~217 heap bytes
+    // (typed array + its own ArrayBuffer), a view ~110; flows are long-lived and pooled.
+    if (slabUsed + 8 > SLAB_WORDS) {
+      slab = new ArrayBuffer(SLAB_WORDS * 4);
+      slabUsed = 0;
+    }
+    this.aAddr = new Uint32Array(slab!, slabUsed * 4, 4);
+    this.bAddr = new Uint32Array(slab!, slabUsed * 4 + 16, 4);
+    slabUsed += 8;
+  }
+
+  /** "ip:port" of side a, formatted like tshark prints it (IPv6 without brackets). Off the hot path. */
+  aEndpoint(): string {
+    return formatEndpoint(this.ipVersion, this.aAddr, this.aPort);
+  }
+
+  /** "ip:port" of side b. */
+  bEndpoint(): string {
+    return formatEndpoint(this.ipVersion, this.bAddr, this.bPort);
+  }
+
+  /** Return every field to its spare-pool state (keeps the typed arrays and the streams array). */
+  reset(): void {
+    this.id = 0;
+    this.ipVersion = 0;
+    this.aAddr.fill(0);
+    this.bAddr.fill(0);
+    this.aPort = 0;
+    this.bPort = 0;
+    this.proto = 0;
+    this.firstTs = 0;
+    this.lastTs = 0;
+    this.pktsAB = 0;
+    this.pktsBA = 0;
+    this.bytesAB = 0;
+    this.bytesBA = 0;
+    this.ttlAB = 0;
+    this.ttlBA = 0;
+    this.app = 0;
+    this.appState = null;
+    this.tcp = null;
+    this.streams.length = 0;
+    this.tableIndex = -1;
+  }
+}
