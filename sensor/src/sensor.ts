@@ -19,6 +19,10 @@ import { CallTable, type CallTableOptions } from './calls/call-table.js';
 import { StreamTable, type StreamTableOptions } from './media/stream-table.js';
 import { EventEmitter } from './events/emitter.js';
 import type { EventSink, SensorStatsEvent } from './events/types.js';
+import { Policy } from './detect/policy.js';
+import { FindingTable } from './detect/finding-table.js';
+import { DetectionEngine } from './detect/engine.js';
+import { HEURISTICS } from './detect/registry.js';
 
 export interface SensorOptions {
   sensorId: string;
@@ -31,6 +35,10 @@ export interface SensorOptions {
   calls: Partial<CallTableOptions>;
   /** Override decode ports (e.g. TZSP on a non-standard port). */
   decode: Partial<Omit<DecodeContext, 'weirds' | 'defrag'>>;
+  /** Detection policy (authorised parties, sensor tunnels, heuristic switches). */
+  policy: Policy;
+  /** Run the detectors at all (default true). */
+  detect: boolean;
   runId?: string;
 }
 
@@ -43,6 +51,8 @@ export const DEFAULT_SENSOR_OPTIONS: SensorOptions = {
   streams: {},
   calls: {},
   decode: {},
+  policy: new Policy(),
+  detect: true,
 };
 
 function isHepCapture(rec: PacketRecord): boolean {
@@ -62,6 +72,8 @@ export class Sensor {
   readonly calls: CallTable;
   readonly streams: StreamTable;
   readonly app: AppLayer;
+  readonly findings: FindingTable;
+  readonly detection: DetectionEngine | null;
   private readonly decodeCtx: DecodeContext;
   private readonly defrag: IpDefragmenter;
   private readonly opts: SensorOptions;
@@ -88,7 +100,16 @@ export class Sensor {
     this.decodeCtx = { ...defaultDecodeContext(this.weirds), ...this.opts.decode, weirds: this.weirds, defrag: this.defrag };
     this.calls = new CallTable(this.events, this.opts.calls);
     this.streams = new StreamTable(this.events, this.calls, this.opts.streams);
-    this.app = new AppLayer(this.calls, this.streams, this.weirds);
+    this.findings = new FindingTable(this.events, this.opts.policy);
+    this.detection = this.opts.detect
+      ? new DetectionEngine({ findings: this.findings, calls: this.calls, streams: this.streams, policy: this.opts.policy }, HEURISTICS)
+      : null;
+    if (this.detection) {
+      const d = this.detection;
+      this.streams.listener = { streamStarted: (s) => d.streamStarted(s), streamEnded: (s) => d.streamEnded(s) };
+      this.calls.listener = { sdp: (o) => d.sdp(o), callEnded: (c) => d.callEnded(c) };
+    }
+    this.app = new AppLayer(this.calls, this.streams, this.weirds, this.detection, this.opts.policy);
     this.flows = new FlowTable({
       maxFlows: this.opts.maxFlows,
       udpIdleTimeoutSec: this.opts.udpFlowIdleSec,
@@ -152,6 +173,7 @@ export class Sensor {
   private housekeeping(now: number): void {
     this.notePeaks();
     if (this.nextHousekeeping !== 0) {
+      this.detection?.tick(now);
       this.streams.expire(now);
       this.flows.expire(now);
       this.defrag.expire(now);
@@ -180,9 +202,11 @@ export class Sensor {
   /** End of input: end every stream, flow and call, then the final stats. */
   async finish(): Promise<void> {
     const now = this.lastTs;
+    this.detection?.flush(now);
     this.streams.flush();
     this.flows.flush();
     this.calls.flush(now);
+    this.findings.flush(now);
     this.emitStats(true);
     await this.events.flush();
   }
@@ -201,6 +225,7 @@ export class Sensor {
 
   emitStats(final: boolean): SensorStatsEvent {
     const cs = this.captureStats();
+    if (cs.kernelDrops > 0 || cs.ifDrops > 0) this.findings.dropsSeen = true;
     this.notePeaks();
     const mem = process.memoryUsage();
     if (mem.rss > this.peakRss) this.peakRss = mem.rss;

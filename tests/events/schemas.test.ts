@@ -8,7 +8,7 @@ describe('event JSON Schemas', () => {
 
   it('has one versioned schema per event type', () => {
     expect(Object.keys(loadEventSchemas()).sort()).toEqual(
-      ['call_ended', 'call_started', 'call_updated', 'sensor_stats', 'stream_ended', 'stream_started'].sort(),
+      ['call_ended', 'call_started', 'call_updated', 'sensor_stats', 'stream_ended', 'stream_started', 'duplicate_stream', 'signaling_copy', 'unexpected_relay', 'key_exposure', 'declared_recording', 'finding_updated'].sort(),
     );
   });
 

@@ -24,6 +24,14 @@ import { RtpHeader, decodeRtp, looksLikeRtp } from './media/rtp.js';
 import { looksLikeRtcp } from './media/rtcp.js';
 import { StunRecord, ChannelDataRecord, decodeStun, decodeChannelData, turnTcpFrameLength, rfc4571FrameLength } from './media/stun.js';
 import { TcpByteQueue } from './tcp-byte-queue.js';
+import { rtpDigest, sampledDigest } from './media/rtp-digest.js';
+import { DtlsFacts, certificateFingerprint, walkDtlsRecords } from './media/dtls.js';
+import { ZrtpRecord, decodeZrtp, zrtpHelloHash, zrtpVersionString } from './media/zrtp.js';
+import type { DetectionEngine } from '../detect/engine.js';
+import { RtpObservation, type SipObservation } from '../detect/observations.js';
+import type { Policy } from '../detect/policy.js';
+import type { SipMessage } from './sip/sip-message.js';
+import type { Call } from '../calls/call.js';
 
 /** What a flow carries, pinned after the first decisive packet. */
 export const enum FlowApp {
@@ -34,6 +42,29 @@ export const enum FlowApp {
   SipTcp = 4,
   TurnTcp = 5,
   RtpTcp = 6,
+}
+
+/** Per-flow state of a UDP media flow (only allocated when DTLS or ZRTP shows up). */
+interface MediaFlowState {
+  dtls: [DtlsFacts | null, DtlsFacts | null];
+  dtls13Reported: [boolean, boolean];
+  zrtpHelloSeen: [boolean, boolean];
+}
+
+function newMediaFlowState(): MediaFlowState {
+  return { dtls: [null, null], dtls13Reported: [false, false], zrtpHelloSeen: [false, false] };
+}
+
+/**
+ * Identity of a SIP message for copy detection: the same transaction and
+ * message seen on two paths has the same digest (RFC 3261 §17.1.3 matching
+ * keys: branch, CSeq, method; plus the start line, tags and body length).
+ */
+function sipDigest(m: SipMessage): number {
+  const key = `${m.method}|${m.statusCode}|${m.callId ?? ''}|${m.cseq?.seq ?? ''}|${m.cseq?.method ?? ''}|${m.vias[0]?.branch ?? ''}|${m.from?.tag ?? ''}|${m.to?.tag ?? ''}|${m.body.len}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 interface SctpReassembly {
@@ -63,11 +94,18 @@ export class AppLayer {
   private rec: PacketRecord | null = null;
   private readonly describeTunnels = (): TunnelSummary[] => describeTunnels(this.rec);
 
+  private readonly rtpObs = new RtpObservation();
+  private readonly zrtp = new ZrtpRecord();
+
   constructor(
     private readonly calls: CallTable,
     private readonly streams: StreamTable,
     private readonly weirds: WeirdCounters,
-  ) {}
+    private readonly detection: DetectionEngine | null = null,
+    private readonly policy: Policy | null = null,
+  ) {
+    this.rtpObs.describeTunnels = () => this.effectiveTunnels();
+  }
 
   // ------------------------------------------------------------------ UDP
 
@@ -112,7 +150,27 @@ export class AppLayer {
     this.counters.sip++;
     const msg = parseSipMessage(buf, off, len, this.weirds);
     if (!msg) return;
-    this.calls.onSipMessage(msg, this.sipContext(flow, dir, rec, 'udp'));
+    const ctx = this.sipContext(flow, dir, rec, 'udp');
+    const call = this.calls.onSipMessage(msg, ctx);
+    this.observeSip(msg, call ?? null, ctx, rec);
+  }
+
+  private observeSip(msg: SipMessage, call: Call | null, ctx: SipContext, rec: PacketRecord): void {
+    if (!this.detection) return;
+    const o: SipObservation = {
+      ts: ctx.ts,
+      call,
+      msg,
+      src: ctx.src,
+      dst: ctx.dst,
+      srcIp: ctx.srcIp,
+      dstIp: ctx.dstIp,
+      transport: ctx.transport,
+      digest: sipDigest(msg),
+      retransmission: this.calls.lastWasRetransmission,
+      tunnels: this.effectiveTunnels(rec),
+    };
+    this.detection.sip(o);
   }
 
   private sipContext(flow: Flow, dir: 0 | 1, rec: PacketRecord, transport: string): SipContext {
@@ -163,8 +221,10 @@ export class AppLayer {
       } else this.counters.other++;
     } else if (b0 >= 20 && b0 <= 63) {
       this.counters.dtls++;
+      if (this.detection) this.onDtls(flow, dir, rec, buf, off, len);
     } else if (b0 >= 16 && b0 <= 19) {
       this.counters.zrtp++;
+      if (this.detection) this.onZrtp(flow, dir, rec, buf, off, len);
     } else {
       this.counters.other++;
     }
@@ -188,7 +248,120 @@ export class AppLayer {
       return;
     }
     this.counters.rtp++;
-    this.streams.onRtp(flow, dir, h.ssrc, h.sequence, h.timestamp, h.payloadType, h.marker, len, rec.ts, rec.ttl, transport, this.describeTunnels);
+    const s = this.streams.onRtp(flow, dir, h.ssrc, h.sequence, h.timestamp, h.payloadType, h.marker, len, rec.ts, rec.ttl, transport, this.describeTunnels);
+    const det = this.detection;
+    if (s === null || det === null || !det.wantsRtp) return;
+    const o = this.rtpObs;
+    o.stream = s;
+    o.ts = rec.ts;
+    o.seq = h.sequence;
+    o.rtpTs = h.timestamp;
+    o.payloadType = h.payloadType;
+    o.marker = h.marker;
+    o.length = len;
+    o.payloadLength = h.payloadLength;
+    o.csrcCount = h.csrcCount;
+    o.digest = rtpDigest(buf, off, len);
+    o.payloadDigest = sampledDigest(buf, h.payloadOffset, h.payloadLength, 0x51);
+    o.ipId = rec.ipId;
+    o.ipChecksum = rec.ipChecksum;
+    o.ttl = rec.ttl;
+    o.transport = transport;
+    this.fillMacs(o, rec);
+    this.fillTunnel(o, rec);
+    det.rtp(o);
+  }
+
+  /** Source/destination MAC of the innermost Ethernet header in the frame, as 48-bit numbers. */
+  private fillMacs(o: RtpObservation, rec: PacketRecord): void {
+    const e = rec.ethOffset;
+    if (e < 0 || e + 12 > rec.frameOffset + rec.capLength) {
+      o.dstMac = -1;
+      o.srcMac = -1;
+      return;
+    }
+    const f = rec.frame;
+    o.dstMac = ((f[e]! << 8) | f[e + 1]!) * 4294967296 + (((f[e + 2]! << 24) | (f[e + 3]! << 16) | (f[e + 4]! << 8) | f[e + 5]!) >>> 0);
+    o.srcMac = ((f[e + 6]! << 8) | f[e + 7]!) * 4294967296 + (((f[e + 8]! << 24) | (f[e + 9]! << 16) | (f[e + 10]! << 8) | f[e + 11]!) >>> 0);
+  }
+
+  /** The first tunnel layer that is not the sensor's own mirror feed (policy), if any. */
+  private firstCopyLayer(rec: PacketRecord): number {
+    const p = this.policy;
+    for (let i = 0; i < rec.tunnelDepth; i++) {
+      const t = rec.tunnels[i]!;
+      if (p && p.hasSensorTunnels && p.isSensorTunnel(TUNNEL_KIND_NAMES[t.kind] ?? '', t.ipVersion, t.dstAddr, t.srcAddr)) continue;
+      return i;
+    }
+    return -1;
+  }
+
+  private fillTunnel(o: RtpObservation, rec: PacketRecord): void {
+    const first = rec.tunnelDepth === 0 ? -1 : this.firstCopyLayer(rec);
+    if (first < 0) {
+      o.tunnelDepth = 0;
+      if (o.tunnelKind !== '') {
+        o.tunnelKind = '';
+        o.tunnelDst = '';
+        o.tunnelDstIp = '';
+      }
+      return;
+    }
+    const t = rec.tunnels[first]!;
+    o.tunnelDepth = rec.tunnelDepth - first;
+    o.tunnelKind = TUNNEL_KIND_NAMES[t.kind] ?? String(t.kind);
+    // Formatted per tunnelled packet: copies inside tunnels are rare, and the
+    // detector needs the destination to name the copy.
+    o.tunnelDstIp = formatAddr(t.ipVersion, t.dstAddr);
+    o.tunnelDst = `${o.tunnelDstIp}:${t.dstPort}`;
+  }
+
+  /** The tunnel stack minus the sensor's own feed layers. */
+  private effectiveTunnels(rec: PacketRecord | null = this.rec): TunnelSummary[] {
+    if (!rec || rec.tunnelDepth === 0) return [];
+    const first = this.firstCopyLayer(rec);
+    if (first < 0) return [];
+    return describeTunnels(rec).slice(first);
+  }
+
+  /** DTLS on a media flow (RFC 5764): keep the certificate of each direction and report it once. */
+  private onDtls(flow: Flow, dir: 0 | 1, rec: PacketRecord, buf: Buffer, off: number, len: number): void {
+    const st = ((flow.appState as MediaFlowState | null) ??= newMediaFlowState());
+    const facts = (st.dtls[dir] ??= new DtlsFacts());
+    const had = facts.certificate !== null;
+    walkDtlsRecords(buf, off, len, facts, this.weirds);
+    if ((had || facts.certificate === null) && !(facts.sawDtls13 && !st.dtls13Reported[dir])) return;
+    if (facts.sawDtls13) st.dtls13Reported[dir] = true;
+    const src = dir === 0 ? flow.aEndpoint() : flow.bEndpoint();
+    const dst = dir === 0 ? flow.bEndpoint() : flow.aEndpoint();
+    const call = this.callOfEndpoints(src, dst);
+    const fingerprints = new Map<string, string>();
+    if (facts.certificate) for (const hf of ['sha-256', 'sha-1', 'sha-384', 'sha-512']) fingerprints.set(hf, certificateFingerprint(facts.certificate, hf));
+    this.detection!.dtls({ ts: rec.ts, src, dst, call, fingerprints, dtls13: facts.sawDtls13 });
+  }
+
+  private onZrtp(flow: Flow, dir: 0 | 1, rec: PacketRecord, buf: Buffer, off: number, len: number): void {
+    const z = this.zrtp;
+    if (!decodeZrtp(z, buf, off, len, this.weirds) || z.messageType !== 1 /* Hello */) return;
+    const st = ((flow.appState as MediaFlowState | null) ??= newMediaFlowState());
+    if (st.zrtpHelloSeen[dir]) return;
+    st.zrtpHelloSeen[dir] = true;
+    const src = dir === 0 ? flow.aEndpoint() : flow.bEndpoint();
+    const dst = dir === 0 ? flow.bEndpoint() : flow.aEndpoint();
+    this.detection!.zrtp({
+      ts: rec.ts,
+      src,
+      dst,
+      call: this.callOfEndpoints(src, dst),
+      helloHash: zrtpHelloHash(buf, off, len),
+      version: zrtpVersionString(z.version),
+      mitm: z.mitm,
+    });
+  }
+
+  private callOfEndpoints(a: string, b: string): Call | null {
+    const e = this.calls.expectations;
+    return e.get(a)?.call ?? e.get(b)?.call ?? null;
   }
 
   // ------------------------------------------------------------------ SCTP
@@ -295,7 +468,9 @@ export class AppLayer {
     if (!msg) return;
     const framers = flow.appState as Array<SipStreamFramer | null>;
     const ws = framers[dir]?.mode === 'websocket' || framers[dir ^ 1]?.mode === 'websocket';
-    this.calls.onSipMessage(msg, this.sipContext(flow, dir, rec, ws ? 'ws' : 'tcp'));
+    const ctx = this.sipContext(flow, dir, rec, ws ? 'ws' : 'tcp');
+    const call = this.calls.onSipMessage(msg, ctx);
+    this.observeSip(msg, call ?? null, ctx, rec);
   }
 
   private onMediaStream(flow: Flow, dir: 0 | 1, rec: PacketRecord, q: TcpByteQueue, buf: Buffer, off: number, len: number, app: FlowApp): void {

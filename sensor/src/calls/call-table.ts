@@ -14,6 +14,7 @@ import type { MediaOffer } from '../events/types.js';
 import { Call } from './call.js';
 import { ExpectationTable } from './expectations.js';
 import { describeSdp } from './sdp-media.js';
+import type { SdpObservation } from '../detect/observations.js';
 
 export interface CallTableOptions {
   maxCalls: number;
@@ -45,8 +46,19 @@ export interface SipContext {
   transport: string;
 }
 
+/** Who wants to know about SDP and ended calls (the detection engine). */
+export interface CallListener {
+  sdp(o: SdpObservation): void;
+  callEnded(call: Call): void;
+}
+
 export class CallTable {
   readonly calls = new Map<string, Call>();
+  /** Whether the last message given to onSipMessage was a retransmission. */
+  lastWasRetransmission = false;
+  listener: CallListener | null = null;
+  /** The message being processed, for SDP observations. */
+  private current: { msg: SipMessage; ctx: SipContext } | null = null;
   readonly expectations: ExpectationTable;
   readonly stats = { messages: 0, requests: 0, responses: 0, retransmissions: 0, inviteDialogs: 0 };
   readonly evictions = { idle: 0, full: 0 };
@@ -104,7 +116,9 @@ export class CallTable {
       if (!call) return undefined;
     }
 
+    this.lastWasRetransmission = false;
     if (this.isRetransmission(call, msg)) {
+      this.lastWasRetransmission = true;
       this.stats.retransmissions++;
       call.sipMessages++;
       call.lastSipTs = ctx.ts;
@@ -114,8 +128,10 @@ export class CallTable {
     call.lastSipTs = ctx.ts;
     this.recordHops(call, msg, ctx);
 
+    this.current = { msg, ctx };
     if (msg.kind === 'request') this.onRequest(call, msg, ctx);
     else this.onResponse(call, msg, ctx);
+    this.current = null;
     return call;
   }
 
@@ -175,8 +191,11 @@ export class CallTable {
 
   private recordHops(call: Call, msg: SipMessage, ctx: SipContext): void {
     if (call.hops.size > 256) return;
+    // Senders are hops; a destination becomes one only when it is named in a
+    // header or sends in the dialog itself — so a host that only ever receives
+    // copies never joins (see the signaling-copy heuristic).
     call.hops.add(ctx.srcIp);
-    call.hops.add(ctx.dstIp);
+    call.dsts.add(ctx.dstIp);
     for (const v of msg.vias) {
       call.hops.add(v.host);
       if (v.received) call.hops.add(v.received);
@@ -285,6 +304,22 @@ export class CallTable {
     const out: MediaOffer[] = [];
     for (const text of bodies) {
       const described = describeSdp(text, role, party, ts);
+      if (this.listener && described.sdp && this.current) {
+        const { msg: m, ctx } = this.current;
+        this.listener.sdp({
+          ts,
+          call,
+          party,
+          role,
+          sdp: described.sdp,
+          offers: described.offers,
+          src: ctx.src,
+          dst: ctx.dst,
+          transport: ctx.transport,
+          method: m.kind === 'request' ? m.method : (m.cseq?.method ?? ''),
+          statusCode: m.statusCode,
+        });
+      }
       for (const ep of described.endpoints) {
         this.expectations.add(ep.key, {
           call,
@@ -313,6 +348,7 @@ export class CallTable {
   private endCall(call: Call, reason: string, ts: number): void {
     if (call.ended) return;
     call.ended = true;
+    this.listener?.callEnded(call);
     call.endTs = ts;
     call.endReason = reason;
     if (reason === 'bye') call.state = 'terminated';

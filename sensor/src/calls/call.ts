@@ -38,6 +38,8 @@ export class Call {
    * travelled between. Detectors use it to tell a dialog hop from a copy.
    */
   readonly hops = new Set<string>();
+  /** IPs that SIP messages of the call were sent to (not necessarily hops: a copy's target lands here too). */
+  readonly dsts = new Set<string>();
   /** Keys of messages already seen, for retransmission counting (bounded). */
   readonly seenMessages = new Set<string>();
   /** Whether the last offer came with SDP in the INVITE (else 2xx carries the offer, ACK the answer). */

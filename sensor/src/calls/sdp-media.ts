@@ -8,7 +8,7 @@
 import { formatEndpoint, parseAddr } from '../decode/address.js';
 import type { MediaOffer } from '../events/types.js';
 import { expectedEndpoints, parseSdp } from '../app/sdp/sdp-parser.js';
-import type { SdpMedia } from '../app/sdp/sdp-types.js';
+import type { SdpMedia, SessionDescription } from '../app/sdp/sdp-types.js';
 
 export interface DescribedEndpoint {
   key: string;
@@ -22,6 +22,7 @@ export interface DescribedEndpoint {
 export interface DescribedSdp {
   offers: MediaOffer[];
   endpoints: DescribedEndpoint[];
+  sdp: SessionDescription | null;
 }
 
 const scratch = new Uint32Array(4);
@@ -54,7 +55,7 @@ function kindOf(proto: string): DescribedEndpoint['kind'] {
 
 export function describeSdp(text: string, role: 'offer' | 'answer', party: 'caller' | 'callee', ts: number): DescribedSdp {
   const sdp = parseSdp(text);
-  if (!sdp) return { offers: [], endpoints: [] };
+  if (!sdp) return { offers: [], endpoints: [], sdp: null };
   const offers: MediaOffer[] = [];
   const endpoints: DescribedEndpoint[] = [];
   const expected = expectedEndpoints(sdp);
@@ -88,5 +89,5 @@ export function describeSdp(text: string, role: 'offer' | 'answer', party: 'call
       }
     }
   }
-  return { offers, endpoints };
+  return { offers, endpoints, sdp };
 }

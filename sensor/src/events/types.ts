@@ -145,13 +145,113 @@ export interface SensorStatsEvent extends EventBase {
   warnings: string[];
 }
 
+// ---------------------------------------------------------------- findings
+
+export type FindingType = 'duplicate_stream' | 'signaling_copy' | 'unexpected_relay' | 'key_exposure' | 'declared_recording';
+export const FINDING_TYPES: readonly FindingType[] = ['duplicate_stream', 'signaling_copy', 'unexpected_relay', 'key_exposure', 'declared_recording'];
+export type Severity = 'info' | 'warning' | 'critical';
+
+/**
+ * Evidence: endpoints, packet counts, time offsets, digests and the tunnel
+ * stack. Never payload bytes or keys (the privacy test searches for them).
+ */
+export type Evidence = Record<string, string | number | boolean | null | string[] | number[] | TunnelSummary[] | Record<string, string | number | boolean | null>>;
+
+export interface FindingBase extends EventBase {
+  type: FindingType;
+  /** Stable per (call, type, extra party): finding_updated events refer to it. */
+  findingId: string;
+  severity: Severity;
+  /** 0..1: how sure the heuristic is. */
+  confidence: number;
+  callId: string | null;
+  ssrc: number | null;
+  /** Capture time at which the evidence was complete (= ts). */
+  detectedAt: number;
+  /** Capture time of the first packet of the evidence. */
+  firstSeen: number;
+  heuristic: { id: string; version: number };
+  /** Set when an allowlist entry or a declaration downgraded or explains the finding. */
+  allowlisted: { rule: string; why: string } | null;
+  /** Kernel or sensor drops happened while the evidence was gathered. */
+  evidenceIncomplete: boolean;
+  /** One plain sentence for a network engineer. */
+  summary: string;
+  evidence: Evidence;
+}
+
+export interface DuplicateStreamFinding extends FindingBase {
+  type: 'duplicate_stream';
+  /** Where the extra copy goes, "ip:port" ("ip:0" for portless tunnels such as GRE/ERSPAN). */
+  copyTo: string;
+  copyToIp: string;
+  mode: 'exact' | 'encapsulated' | 'correlated';
+  /** The copy goes to a declared recorder (SIPREC, policy). */
+  declared: boolean;
+}
+
+export interface SignalingCopyFinding extends FindingBase {
+  type: 'signaling_copy';
+  copyTo: string;
+  copyToIp: string;
+}
+
+export type RelayReason = 'unsignaled_endpoint' | 'path_change' | 'dtls_fingerprint_mismatch' | 'zrtp_hash_mismatch' | 'crypto_stripped';
+
+export interface UnexpectedRelayFinding extends FindingBase {
+  type: 'unexpected_relay';
+  relay: string;
+  relayIp: string;
+  reason: RelayReason;
+}
+
+export interface KeyExposureFinding extends FindingBase {
+  type: 'key_exposure';
+  /** The leg whose signalling carried the key: "src -> dst" of the SIP message. */
+  leg: string;
+  /** Truncated SHA-256 of the key material; never the key. */
+  keyHash: string;
+  suite: string;
+  /** Other legs (calls/parties) on which the same key was seen. */
+  reusedOn: string[];
+}
+
+export interface DeclaredRecordingFinding extends FindingBase {
+  type: 'declared_recording';
+  /** 'siprec' | 'cisco-bib' | 'p-dcs-laes' | 'siptrace' */
+  kind: string;
+  recorder: string;
+}
+
+export type FindingEvent =
+  | DuplicateStreamFinding
+  | SignalingCopyFinding
+  | UnexpectedRelayFinding
+  | KeyExposureFinding
+  | DeclaredRecordingFinding;
+
+export interface FindingUpdatedEvent extends EventBase {
+  type: 'finding_updated';
+  findingId: string;
+  findingType: FindingType;
+  severity: Severity;
+  confidence: number;
+  callId: string | null;
+  /** How many times this finding has been updated. */
+  updates: number;
+  evidenceIncomplete: boolean;
+  evidence: Evidence;
+}
+
 export type TapwatchEvent =
   | CallStartedEvent
   | CallUpdatedEvent
   | CallEndedEvent
   | StreamStartedEvent
   | StreamEndedEvent
-  | SensorStatsEvent;
+  | SensorStatsEvent
+  | FindingEvent
+  | FindingUpdatedEvent;
 
 export type EventType = TapwatchEvent['type'];
 

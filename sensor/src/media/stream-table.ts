@@ -35,8 +35,14 @@ export interface FlowMediaState {
   zrtp: boolean;
 }
 
+export interface StreamListener {
+  streamStarted(s: MediaStream): void;
+  streamEnded(s: MediaStream): void;
+}
+
 export class StreamTable {
   readonly active = new Set<MediaStream>();
+  listener: StreamListener | null = null;
   readonly evictions = { idle: 0, full: 0 };
   /** Streams never confirmed and dropped without an event (heuristic noise). */
   rejected = 0;
@@ -168,6 +174,7 @@ export class StreamTable {
 
   private start(s: MediaStream): void {
     s.started = true;
+    this.listener?.streamStarted(s);
     this.events.emit({
       type: 'stream_started',
       ts: s.firstTs,
@@ -198,6 +205,7 @@ export class StreamTable {
       this.rejected++;
       return;
     }
+    this.listener?.streamEnded(s);
     this.events.emit({
       type: 'stream_ended',
       ts: s.lastTs,
