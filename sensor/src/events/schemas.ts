@@ -41,7 +41,7 @@ export function loadEventSchemas(dir = schemaDir()): Record<string, object> {
 }
 
 export function compileEventValidator(dir = schemaDir()): EventValidator {
-  const ajv = new Ajv({ allErrors: false, strict: true });
+  const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
   const byType = new Map<string, ValidateFunction>();
   for (const [type, schema] of Object.entries(loadEventSchemas(dir))) byType.set(type, ajv.compile(schema));
   return {
