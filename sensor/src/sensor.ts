@@ -23,6 +23,7 @@ import { Policy } from './detect/policy.js';
 import { FindingTable } from './detect/finding-table.js';
 import { DetectionEngine } from './detect/engine.js';
 import { HEURISTICS } from './detect/registry.js';
+import { DeclaredRecorders } from './detect/declared-recorders.js';
 
 export interface SensorOptions {
   sensorId: string;
@@ -102,7 +103,10 @@ export class Sensor {
     this.streams = new StreamTable(this.events, this.calls, this.opts.streams);
     this.findings = new FindingTable(this.events, this.opts.policy);
     this.detection = this.opts.detect
-      ? new DetectionEngine({ findings: this.findings, calls: this.calls, streams: this.streams, policy: this.opts.policy }, HEURISTICS)
+      ? new DetectionEngine(
+          { findings: this.findings, calls: this.calls, streams: this.streams, policy: this.opts.policy, recorders: new DeclaredRecorders() },
+          HEURISTICS,
+        )
       : null;
     if (this.detection) {
       const d = this.detection;
@@ -157,7 +161,12 @@ export class Sensor {
     } else if (proto === 132) {
       this.app.onSctp(flow, dir, rec);
     } else {
-      if (flow.app === 3 /* FlowApp.Other */) return;
+      if (flow.app === 3 /* FlowApp.Other */) {
+        // Not SIP or media: still look for copies of known RTP inside (ETSI X3 and similar ride on TCP).
+        const emb = this.app.embedded;
+        if (emb !== null && rec.payloadLength >= 16) emb.scan(flow, dir, rec, rec.payloadBuf, rec.payloadOffset, rec.payloadLength, 'tcp');
+        return;
+      }
       const state = (flow.tcp ??= new TcpFlowState());
       this.tcpFlow = flow;
       tcpPush(state, dir, rec.tcpSeq, rec.tcpFlags, rec.payloadBuf, rec.payloadOffset, rec.payloadLength, this.onTcpData, this.weirds, rec.ts);

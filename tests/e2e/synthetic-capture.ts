@@ -162,9 +162,10 @@ export function buildSyntheticCapture(secrets: SyntheticSecrets): SyntheticCaptu
     push(tcpFrame(c.ip, c.sipPort, e.ip, e.sipPort, cSeq, eSeq, TCP_ACK, Buffer.alloc(0)), 'tcp ack');
     const sendTcp = (m: SipMsg): void => {
       const fromCaller = m.from === 'caller';
-      // Three segments per message: the start line's first 24 bytes, up to the middle, the rest.
-      // (A first segment shorter than the SIP probe's 12 bytes is a known gap: see tcp-sip-pickup.test.ts.)
-      const cuts = [0, 24, Math.floor(m.bytes.length / 2), m.bytes.length];
+      // Three segments per message: the start line and a few header bytes, up to the middle, the rest.
+      // (The first segment holds the whole start line: see tcp-sip-split.test.ts for why.)
+      const firstCut = m.bytes.indexOf('\r\n') + 10;
+      const cuts = [0, firstCut, Math.max(firstCut + 1, Math.floor(m.bytes.length / 2)), m.bytes.length];
       for (let k = 0; k + 1 < cuts.length; k++) {
         const part = m.bytes.subarray(cuts[k], cuts[k + 1]);
         if (fromCaller) {

@@ -24,6 +24,7 @@ import { RtpHeader, decodeRtp, looksLikeRtp } from './media/rtp.js';
 import { looksLikeRtcp } from './media/rtcp.js';
 import { StunRecord, ChannelDataRecord, decodeStun, decodeChannelData, turnTcpFrameLength, rfc4571FrameLength } from './media/stun.js';
 import { TcpByteQueue } from './tcp-byte-queue.js';
+import { EmbeddedRtpScanner } from './embedded-rtp.js';
 import { rtpDigest, sampledDigest } from './media/rtp-digest.js';
 import { DtlsFacts, certificateFingerprint, walkDtlsRecords } from './media/dtls.js';
 import { ZrtpRecord, decodeZrtp, zrtpHelloHash, zrtpVersionString } from './media/zrtp.js';
@@ -95,6 +96,8 @@ export class AppLayer {
   private readonly describeTunnels = (): TunnelSummary[] => describeTunnels(this.rec);
 
   private readonly rtpObs = new RtpObservation();
+  /** Searches non-media payloads for embedded copies of known RTP (only when a detector listens). */
+  readonly embedded: EmbeddedRtpScanner | null;
   private readonly zrtp = new ZrtpRecord();
 
   constructor(
@@ -105,6 +108,7 @@ export class AppLayer {
     private readonly policy: Policy | null = null,
   ) {
     this.rtpObs.describeTunnels = () => this.effectiveTunnels();
+    this.embedded = detection?.wantsEmbedded ? new EmbeddedRtpScanner(streams, (o) => detection.embedded(o)) : null;
   }
 
   // ------------------------------------------------------------------ UDP
@@ -127,7 +131,10 @@ export class AppLayer {
       // keeps the probe off nearly every non-SIP packet.
       flow.app = FlowApp.Sip;
       this.onSipDatagram(flow, dir, rec, buf, off, len);
-    } else this.counters.other++;
+    } else {
+      this.counters.other++;
+      if (this.embedded !== null && len >= 16) this.embedded.scan(flow, dir, rec, buf, off, len, 'udp');
+    }
   }
 
   private classifyUdp(flow: Flow, buf: Buffer, off: number, len: number): FlowApp {

@@ -13,6 +13,7 @@ import type { MediaStream } from '../media/media-stream.js';
 import type { Call } from '../calls/call.js';
 import type { FindingTable } from './finding-table.js';
 import type { Policy } from './policy.js';
+import type { DeclaredRecorders } from './declared-recorders.js';
 import type {
   DtlsObservation,
   EmbeddedRtpObservation,
@@ -27,6 +28,8 @@ export interface DetectorContext {
   calls: CallTable;
   streams: StreamTable;
   policy: Policy;
+  /** Recorders declared in signalling (filled by declared-recording, read by the duplicate heuristics). */
+  recorders: DeclaredRecorders;
 }
 
 export interface Detector {
