@@ -23,6 +23,7 @@ import { Policy } from './detect/policy.js';
 import { FindingTable } from './detect/finding-table.js';
 import { DetectionEngine } from './detect/engine.js';
 import { HEURISTICS } from './detect/registry.js';
+import type { HeuristicModule } from './detect/detector.js';
 import { DeclaredRecorders } from './detect/declared-recorders.js';
 
 export interface SensorOptions {
@@ -40,6 +41,8 @@ export interface SensorOptions {
   policy: Policy;
   /** Run the detectors at all (default true). */
   detect: boolean;
+  /** The heuristics to run (default: every one in detect/registry.ts). */
+  heuristics?: HeuristicModule[];
   runId?: string;
 }
 
@@ -105,7 +108,7 @@ export class Sensor {
     this.detection = this.opts.detect
       ? new DetectionEngine(
           { findings: this.findings, calls: this.calls, streams: this.streams, policy: this.opts.policy, recorders: new DeclaredRecorders() },
-          HEURISTICS,
+          this.opts.heuristics ?? HEURISTICS,
         )
       : null;
     if (this.detection) {
