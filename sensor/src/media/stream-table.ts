@@ -108,13 +108,11 @@ export class StreamTable {
     s.packets++;
     s.bytes += bytes;
     s.lastTs = ts;
-    s.lastSeq = seq;
     s.ttl = ttl;
     s.addPayloadType(pt);
     let rate = s.clockRate;
     if (pt !== s.firstPayloadType || rate === 0) rate = this.clockRateFor(s, pt);
-    s.stats.update(seq, rtpTs, ts, pt, rate, marker);
-    if (s.call !== null && ts > s.call.lastMediaTs) s.call.lastMediaTs = ts;
+    s.update(seq, rtpTs, ts, pt, rate, marker);
     if (!s.started && (s.confirmed || s.classifiedBy === 'sdp' || this.flowConfirmed(flow))) this.start(s);
     return s;
   }
@@ -241,6 +239,9 @@ export class StreamTable {
   expire(now: number): void {
     const limit = this.opts.idleTimeoutSec;
     for (const s of this.active) {
+      // Calls learn of media activity here, once a second, not on every packet.
+      const c = s.call;
+      if (c !== null && s.lastTs > c.lastMediaTs) c.lastMediaTs = s.lastTs;
       if (now - s.lastTs >= limit) {
         this.evictions.idle++;
         this.end(s, 'idle');

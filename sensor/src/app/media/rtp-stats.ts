@@ -94,8 +94,8 @@ export class RtpStats {
   /** Resyncs after a jump larger than MAX_DROPOUT (RFC 3550 A.1). */
   seqJumps = 0;
   /** RTP timestamps of the first and of the last packet (tshark first_timestamp). */
-  private firstTs = 0;
-  private lastTs = 0;
+  private firstRtpTs = 0;
+  private lastRtpTs = 0;
   /** Extended timestamp of the last packet and of the timing reference (tshark seq_timestamp). */
   private lastExtTs = 0;
   private refExtTs = 0;
@@ -122,8 +122,8 @@ export class RtpStats {
       this.lastSeq = seq;
       this.baseSeq = seq;
       this.maxSeq = seq;
-      this.firstTs = rtpTs;
-      this.lastTs = rtpTs;
+      this.firstRtpTs = rtpTs;
+      this.lastRtpTs = rtpTs;
       this.lastExtTs = TS_BASE + rtpTs;
       this.refExtTs = this.lastExtTs;
       this.refArrivalMs = nowMs;
@@ -131,10 +131,10 @@ export class RtpStats {
     }
 
     // Extended timestamp: unwrap against the previous packet (signed 32-bit difference).
-    const extTs = this.lastExtTs + ((rtpTs - this.lastTs) | 0);
+    const extTs = this.lastExtTs + ((rtpTs - this.lastRtpTs) | 0);
     // tshark 4.0: "in time sequence" means not older than the stream's FIRST
     // timestamp, within half the 32-bit range (so a wrap still counts as in order).
-    const inTimeSequence = ((rtpTs - this.firstTs) | 0) >= 0;
+    const inTimeSequence = ((rtpTs - this.firstRtpTs) | 0) >= 0;
 
     // tshark cycle counting (tap-rtp-analysis.c).
     let flags = this.flags;
@@ -207,7 +207,7 @@ export class RtpStats {
       if (ticksPerMs > 0) this.refExtTs = extTs;
     }
     this.lastExtTs = extTs;
-    this.lastTs = rtpTs;
+    this.lastRtpTs = rtpTs;
     this.lastSeq = seq;
     this.flags = flags;
     this.received++;
@@ -261,8 +261,8 @@ export class RtpStats {
     this.duplicates = 0;
     this.reordered = 0;
     this.seqJumps = 0;
-    this.firstTs = 0;
-    this.lastTs = 0;
+    this.firstRtpTs = 0;
+    this.lastRtpTs = 0;
     this.lastExtTs = 0;
     this.refExtTs = 0;
     this.refArrivalMs = 0;
