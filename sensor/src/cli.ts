@@ -20,10 +20,15 @@ import type { EventSink } from './events/types.js';
 import { JsonlSink } from './output/jsonl-sink.js';
 import { TextSink } from './output/text-sink.js';
 import { ProgressBar } from './output/progress-bar.js';
+import { PolicyError, loadPolicy } from './detect/policy.js';
+import { FINDING_TYPES, type FindingEvent } from './events/types.js';
+import { formatFindingFull } from './output/finding-text.js';
+import { readFileSync } from 'node:fs';
 
 const USAGE = `Usage:
   tapwatch sensor (--read FILE | --interface IF) [options]
   tapwatch sample [--format text|jsonl]
+  tapwatch explain (FINDING_JSON | FILE.jsonl | -) [--id FINDING_ID]
   tapwatch help
 
 sensor options:
@@ -38,6 +43,8 @@ sensor options:
       --sensor-id ID       sensor name in every event (default: host name)
       --stats-interval S   sensor_stats every S seconds of wall time (default 10 live, 0 for files)
       --tzsp-port P        extra UDP port decoded as TZSP (repeatable)
+      --policy FILE        detection policy (YAML): authorised parties, sensor tunnels, heuristic switches
+      --no-detect          decode and track only; run no heuristics
       --no-progress        no progress bar on a terminal
 `;
 
@@ -49,6 +56,8 @@ export async function main(argv: string[]): Promise<number> {
         return await sensorCommand(rest);
       case 'sample':
         return await sampleCommand(rest);
+      case 'explain':
+        return explainCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -63,6 +72,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CaptureError) {
       process.stderr.write(`tapwatch: ${err.message}\n`);
       return 1;
+    }
+    if (err instanceof PolicyError) {
+      process.stderr.write(`tapwatch: ${err.message}\n`);
+      return 2;
     }
     if (err instanceof UsageError) {
       process.stderr.write(`tapwatch: ${err.message}\n\n${USAGE}`);
@@ -92,6 +105,8 @@ async function sensorCommand(args: string[]): Promise<number> {
         'stats-interval': { type: 'string' },
         'tzsp-port': { type: 'string', multiple: true },
         'no-progress': { type: 'boolean' },
+        policy: { type: 'string' },
+        'no-detect': { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -129,6 +144,8 @@ async function sensorCommand(args: string[]): Promise<number> {
       ...(v['sensor-id'] ? { sensorId: v['sensor-id'] } : {}),
       statsIntervalSec: statsInterval,
       ...(tzspPorts.length ? { decode: { tzspPorts: [37008, ...tzspPorts] } } : {}),
+      ...(v.policy ? { policy: loadPolicy(v.policy) } : {}),
+      detect: !v['no-detect'],
     },
     sinks,
   );
@@ -177,4 +194,58 @@ async function sampleCommand(args: string[]): Promise<number> {
   const r = spawnSync(process.execPath, [gen, '--out', out], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) return 1;
   return sensorCommand(['--read', out, ...args]);
+}
+
+/**
+ * `tapwatch explain`: print the full evidence of findings. The argument is a
+ * finding as JSON, a JSONL file of events (every finding in it, or the one
+ * named by --id), or `-` for standard input.
+ */
+function explainCommand(args: string[]): number {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { id: { type: 'string' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const src = parsed.positionals[0];
+  if (src === undefined) throw new UsageError('explain needs a finding as JSON, a JSONL file, or -');
+  let text: string;
+  if (src.trimStart().startsWith('{')) text = src;
+  else if (src === '-') text = readFileSync(0, 'utf8');
+  else {
+    try {
+      text = readFileSync(src, 'utf8');
+    } catch (err) {
+      process.stderr.write(`tapwatch: cannot read ${src}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const findings: FindingEvent[] = [];
+  let bad = 0;
+  for (const line of text.split('\n')) {
+    const l = line.trim();
+    if (!l) continue;
+    try {
+      const e = JSON.parse(l) as { type?: string; findingId?: string };
+      if (typeof e.type === 'string' && (FINDING_TYPES as readonly string[]).includes(e.type)) findings.push(e as FindingEvent);
+    } catch {
+      bad++;
+    }
+  }
+  if (findings.length === 0 && bad > 0 && src.trimStart().startsWith('{')) {
+    // A pretty-printed (multi-line) finding.
+    try {
+      findings.push(JSON.parse(text) as FindingEvent);
+    } catch {
+      /* reported below */
+    }
+  }
+  const chosen = parsed.values.id ? findings.filter((f) => f.findingId === parsed.values.id || f.id === parsed.values.id) : findings;
+  if (chosen.length === 0) {
+    process.stderr.write(`tapwatch: no finding${parsed.values.id ? ` with id ${parsed.values.id}` : ''} in the input${bad ? ` (${bad} lines were not JSON)` : ''}\n`);
+    return 1;
+  }
+  process.stdout.write(chosen.map((f) => formatFindingFull(f)).join('\n\n' + '-'.repeat(72) + '\n\n') + '\n');
+  return 0;
 }

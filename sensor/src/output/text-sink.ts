@@ -5,11 +5,13 @@
  */
 import type { EventSink, SensorStatsEvent, TapwatchEvent } from '../events/types.js';
 import { FdWriter } from './fd-writer.js';
+import { formatFindingShort, formatFindingUpdate } from './finding-text.js';
 
 export class TextSink implements EventSink {
   private readonly out: FdWriter;
   private streamsEnded = 0;
   private callsStarted = 0;
+  private findings = 0;
 
   constructor(
     fd = 1,
@@ -56,6 +58,17 @@ export class TextSink implements EventSink {
       case 'sensor_stats':
         if (e.final) this.summary(e);
         break;
+      case 'finding_updated':
+        this.out.write(`${t} ${this.c('33', 'UPD   ')} ${formatFindingUpdate(e)}\n`);
+        break;
+      default: {
+        // Findings: a few plain lines each, coloured by severity.
+        this.findings++;
+        const code = e.severity === 'critical' ? '1;31' : e.severity === 'warning' ? '1;33' : '1;34';
+        const [head, ...rest] = formatFindingShort(e);
+        this.out.write(`${t} ${this.c(code, 'ALERT ')} ${head}\n${rest.map((l) => '             ' + l + '\n').join('')}`);
+        break;
+      }
     }
   }
 
@@ -67,6 +80,7 @@ export class TextSink implements EventSink {
       `  packets      ${s.packets} (${s.bytes} bytes)${s.dropsUnavailable ? '' : `, kernel drops ${s.kernelDrops}, interface drops ${s.ifDrops}`}`,
       `  SIP          ${s.sip.messages} messages (${s.sip.retransmissions} retransmitted), ${s.sip.inviteDialogs} calls, ${s.sip.callIds} Call-IDs`,
       `  media        ${s.classified.rtp} RTP, ${s.classified.rtcp} RTCP, ${s.classified.stun} STUN/TURN, ${s.classified.dtls} DTLS, ${s.classified.zrtp} ZRTP packets; ${this.streamsEnded} streams`,
+      `  findings     ${this.findings === 0 ? 'none' : this.findings}`,
       `  decode       ${errs.length === 0 ? 'no errors' : errs.map(([k, v]) => `${k}=${v}`).join(' ')}`,
       ...s.warnings.map((w) => `  warning      ${w}`),
       '',
