@@ -163,7 +163,7 @@ export function buildSyntheticCapture(secrets: SyntheticSecrets): SyntheticCaptu
     const sendTcp = (m: SipMsg): void => {
       const fromCaller = m.from === 'caller';
       // Three segments per message: the start line and a few header bytes, up to the middle, the rest.
-      // (The first segment holds the whole start line: see tcp-sip-split.test.ts for why.)
+      // (The first segment holds the whole start line: see known-gaps.test.ts for why.)
       const firstCut = m.bytes.indexOf('\r\n') + 10;
       const cuts = [0, firstCut, Math.max(firstCut + 1, Math.floor(m.bytes.length / 2)), m.bytes.length];
       for (let k = 0; k + 1 < cuts.length; k++) {
