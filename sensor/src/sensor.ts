@@ -15,6 +15,7 @@ import type { Flow } from './flow/flow.js';
 import { IpDefragmenter } from './flow/ip-defrag.js';
 import { TcpFlowState, tcpFlush, tcpPush } from './flow/tcp-reassembly.js';
 import { AppLayer } from './app/app-layer.js';
+import { looksLikeSip } from './app/sip/sip-probe.js';
 import { CallTable, type CallTableOptions } from './calls/call-table.js';
 import { StreamTable, type StreamTableOptions } from './media/stream-table.js';
 import { EventEmitter } from './events/emitter.js';
@@ -102,7 +103,7 @@ export class Sensor {
     this.events = new EventEmitter(this.opts.sensorId, sinks, this.opts.runId);
     this.defrag = new IpDefragmenter(this.weirds);
     this.decodeCtx = { ...defaultDecodeContext(this.weirds), ...this.opts.decode, weirds: this.weirds, defrag: this.defrag };
-    this.calls = new CallTable(this.events, this.opts.calls);
+    this.calls = new CallTable(this.events, this.opts.calls, this.weirds);
     this.streams = new StreamTable(this.events, this.calls, this.opts.streams);
     this.findings = new FindingTable(this.events, this.opts.policy);
     this.detection = this.opts.detect
@@ -165,10 +166,20 @@ export class Sensor {
       this.app.onSctp(flow, dir, rec);
     } else {
       if (flow.app === 3 /* FlowApp.Other */) {
+        // A connection first judged "other" that starts carrying SIP (the
+        // sensor picked it up mid-stream): start over as unclassified.
+        const pb = rec.payloadBuf;
+        const po = rec.payloadOffset;
+        if (rec.payloadLength > 0 && pb[po]! >= 0x41 && pb[po]! <= 0x5a && looksLikeSip(pb, po, rec.payloadLength)) {
+          flow.app = 0;
+          flow.appState = null;
+          flow.tcp = null;
+        } else {
         // Not SIP or media: still look for copies of known RTP inside (ETSI X3 and similar ride on TCP).
         const emb = this.app.embedded;
         if (emb !== null && rec.payloadLength >= 16) emb.scan(flow, dir, rec, rec.payloadBuf, rec.payloadOffset, rec.payloadLength, 'tcp');
         return;
+        }
       }
       const state = (flow.tcp ??= new TcpFlowState());
       this.tcpFlow = flow;

@@ -451,7 +451,12 @@ export class AppLayer {
     if (app === FlowApp.SipTcp) {
       const framers = (flow.appState ??= [null, null]) as Array<SipStreamFramer | null>;
       const framer = (framers[dir] ??= new SipStreamFramer());
-      framer.push(buf, off, len, (mb, mo, ml) => this.onSipStreamMessage(flow, dir, rec, mb, mo, ml), this.weirds);
+      // The framer calls back synchronously; the bound callback reads the
+      // current flow and direction from fields instead of a fresh closure.
+      this.tcpFlow = flow;
+      this.tcpDir = dir;
+      framer.push(buf, off, len, this.onFramedSip, this.weirds);
+      this.tcpFlow = null;
     } else if (app === FlowApp.TurnTcp || app === FlowApp.RtpTcp) {
       const queues = (flow.appState ??= [null, null]) as Array<TcpByteQueue | null>;
       const q = (queues[dir] ??= new TcpByteQueue(256 * 1024));
@@ -460,7 +465,13 @@ export class AppLayer {
   }
 
   private classifyTcp(flow: Flow, buf: Buffer, off: number, len: number): FlowApp {
-    if (looksLikeSip(buf, off, len) || startsWithHttpUpgrade(buf, off, len)) return FlowApp.SipTcp;
+    // SIP over TCP may arrive cut anywhere: a first segment holding only
+    // "INVITE sip:b@10.4", or (sensor started mid-connection) the middle of a
+    // message. The stream framer resynchronises on the next start line, so
+    // lean towards SIP whenever the bytes could be it.
+    if (looksLikeSip(buf, off, len) || startsWithHttpUpgrade(buf, off, len) || startsWithSipMethod(buf, off, len)) return FlowApp.SipTcp;
+    if (isSipPort(flow.aPort) || isSipPort(flow.bPort)) return FlowApp.SipTcp;
+    if (containsSipStartLine(buf, off, len)) return FlowApp.SipTcp;
     // SIP over TCP can start with CRLF keep-alives.
     if (buf[off] === 13 || buf[off] === 10) return FlowApp.Unknown;
     if (turnTcpFrameLength(buf, off, len) !== -1) return FlowApp.TurnTcp;
@@ -468,6 +479,12 @@ export class AppLayer {
     if (e.get(flow.aEndpoint()) || e.get(flow.bEndpoint())) return FlowApp.RtpTcp;
     return FlowApp.Other;
   }
+
+  private tcpFlow: Flow | null = null;
+  private tcpDir: 0 | 1 = 0;
+  private readonly onFramedSip = (mb: Buffer, mo: number, ml: number): void => {
+    if (this.tcpFlow !== null && this.rec !== null) this.onSipStreamMessage(this.tcpFlow, this.tcpDir, this.rec, mb, mo, ml);
+  };
 
   private onSipStreamMessage(flow: Flow, dir: 0 | 1, rec: PacketRecord, buf: Buffer, off: number, len: number): void {
     this.counters.sip++;
@@ -518,6 +535,30 @@ export class AppLayer {
  * `Upgrade: websocket` (and `Sec-WebSocket-Protocol: sip`). Plain HTTP on the
  * same ports is not SIP. Runs once per TCP flow, so a bounded string search is fine.
  */
+const SIP_METHODS = ['INVITE ', 'ACK ', 'BYE ', 'CANCEL ', 'OPTIONS ', 'REGISTER ', 'PRACK ', 'SUBSCRIBE ', 'NOTIFY ', 'PUBLISH ', 'INFO ', 'REFER ', 'MESSAGE ', 'UPDATE ', 'SIP/2.0 '].map(
+  (m) => Buffer.from(m, 'latin1'),
+);
+
+/** The chunk starts with a SIP method (or "SIP/2.0 ") even if the request line is cut short. */
+function startsWithSipMethod(buf: Buffer, off: number, len: number): boolean {
+  for (const m of SIP_METHODS) {
+    if (len < m.length) continue;
+    if (buf.compare(m, 0, m.length, off, off + m.length) === 0) return true;
+  }
+  return false;
+}
+
+/** A SIP start line somewhere in the chunk (mid-message pickup). Once per TCP flow. */
+function containsSipStartLine(buf: Buffer, off: number, len: number): boolean {
+  const text = buf.toString('latin1', off, off + Math.min(len, 8192));
+  return /(^|\n)(SIP\/2\.0 \d{3} |[A-Z]{3,12} (sips?|tel):[^\r\n]* SIP\/2\.0\r?$)/m.test(text);
+}
+
+/** RFC 3261 §19.1.2 default ports for SIP and SIPS. */
+function isSipPort(p: number): boolean {
+  return p === 5060 || p === 5061;
+}
+
 function isUpperAscii(b: number): boolean {
   return b >= 0x41 && b <= 0x5a;
 }

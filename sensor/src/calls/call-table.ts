@@ -10,6 +10,7 @@
 import type { SipMessage } from '../app/sip/sip-message.js';
 import { getSdpBodies } from '../app/sip/sip-parser.js';
 import type { EventEmitter } from '../events/emitter.js';
+import type { WeirdCounters } from '../decode/weird.js';
 import type { MediaOffer } from '../events/types.js';
 import { Call } from './call.js';
 import { ExpectationTable } from './expectations.js';
@@ -27,6 +28,9 @@ export interface CallTableOptions {
   /** Max SDP snapshots kept per call. */
   maxMediaPerCall: number;
 }
+
+/** Longest Call-ID tracked (the event schemas' maxLength). */
+export const MAX_CALL_ID_LENGTH = 512;
 
 export const DEFAULT_CALL_TABLE_OPTIONS: CallTableOptions = {
   maxCalls: 100_000,
@@ -73,6 +77,7 @@ export class CallTable {
   constructor(
     private readonly events: EventEmitter,
     opts: Partial<CallTableOptions> = {},
+    private readonly weirds: WeirdCounters | null = null,
   ) {
     this.opts = { ...DEFAULT_CALL_TABLE_OPTIONS, ...opts };
     this.expectations = new ExpectationTable();
@@ -93,6 +98,12 @@ export class CallTable {
     else this.stats.responses++;
     const callId = msg.callId;
     if (!callId) return undefined;
+    // RFC 3261 sets no limit, but a Call-ID longer than the event contract's
+    // 512 characters is not a real one; it would only make invalid events.
+    if (callId.length > MAX_CALL_ID_LENGTH) {
+      this.weirds?.weird('sip_call_id_too_long');
+      return undefined;
+    }
     if (!this.callIdsSeen.has(callId)) {
       if (this.callIdsSeen.size < CallTable.MAX_CALL_IDS_TRACKED) this.callIdsSeen.add(callId);
       else this.callIdOverflow++;

@@ -3,5 +3,21 @@
  * docs/heuristics/<id>.md. Add a heuristic here and in the docs, nowhere else.
  */
 import type { HeuristicModule } from './detector.js';
+import { relayUnsignaled } from './heuristics/relay-unsignaled.js';
+import { relayPathChange } from './heuristics/relay-path-change.js';
+import { relayDtlsFingerprint } from './heuristics/relay-dtls-fingerprint.js';
+import { relayZrtpHash } from './heuristics/relay-zrtp-hash.js';
+import { relayCryptoStripped } from './heuristics/relay-crypto-stripped.js';
 
-export const HEURISTICS: HeuristicModule[] = [];
+/** Modules have narrower settings types than the array's; the engine only reads `defaults`. */
+function m<T>(x: T): HeuristicModule {
+  return x as unknown as HeuristicModule;
+}
+
+export const HEURISTICS: HeuristicModule[] = [
+  m(relayUnsignaled),
+  m(relayPathChange),
+  m(relayDtlsFingerprint),
+  m(relayZrtpHash),
+  m(relayCryptoStripped),
+];
