@@ -24,8 +24,24 @@ import type { RtpObservation } from './observations.js';
 
 /** How many matches one packet can report (an original, its SPAN double and a couple of copies). */
 export const MAX_MATCHES = 8;
-/** Chain steps walked per lookup at most (bounds the worst case under hash floods). */
-const MAX_CHAIN_STEPS = 48;
+/** Chain steps walked per lookup at most (only same-digest sightings are chained). */
+const MAX_CHAIN_STEPS = 16;
+
+/** One sighting = one 64-byte record (8 doubles): a whole insert touches one cache line. */
+const STRIDE = 8;
+const F_TS = 0;
+/** Absolute number of the previous sighting with the same digest, or -1. */
+const F_PREV = 1;
+const F_DIGEST = 2;
+const F_SSRC = 3;
+const F_RTPTS = 4;
+/** seq (16) | ttl (8) << 16 | tunnel depth (4) << 24 | ipId (16) << 28, exact in a double. */
+const F_PACKED = 5;
+const F_SRCMAC = 6;
+const F_DSTMAC = 7;
+const P_TTL = 0x10000;
+const P_DEPTH = 0x1000000;
+const P_IPID = 0x10000000;
 
 export class PacketIndex {
   readonly capacity: number;
@@ -34,27 +50,25 @@ export class PacketIndex {
   /** Sightings older than this (capture seconds) never match. */
   readonly windowSec: number;
 
-  // ---- one entry per sighting (ring slot) ----
-  readonly ts: Float64Array;
-  readonly digest: Int32Array;
-  readonly ssrc: Int32Array;
-  readonly seq: Uint16Array;
-  readonly rtpTs: Int32Array;
-  readonly ipId: Int32Array;
-  readonly ttl: Uint8Array;
-  readonly srcMac: Float64Array;
-  readonly dstMac: Float64Array;
+  /** The sighting records (see F_*). */
+  private readonly rec: Float64Array;
+  /**
+   * Direct-mapped digest table: per bucket [absolute number of the newest
+   * sighting, its digest]. A packet whose digest was not seen costs one
+   * random cache line; a colliding newer digest simply takes the bucket
+   * (the older sighting then cannot be matched any more: with twice as many
+   * buckets as ring slots that happens to ~0.4% of packets per millisecond
+   * at 1M packets/s, and a copy needs only minMatches matches).
+   */
+  private readonly buckets: Float64Array;
+  // ---- per-slot references and rarely-set fields (separate arrays: written sequentially) ----
+  readonly stream: Array<MediaStream | null>;
   /** 0 for a plain packet; otherwise a number naming (depth, kind, outer destination) of the tunnel stack. */
   readonly tunnelSig: Int32Array;
-  readonly tunnelDepth: Uint8Array;
-  readonly stream: Array<MediaStream | null>;
-  /** Outermost non-feed tunnel kind and "ip:port" (references to the observation's strings, no copy). */
+  /** Outermost non-feed tunnel kind and "ip:port" (references to the observation's strings, no copy); valid only where tunnelSig != 0. */
   readonly tunnelKind: string[];
   readonly tunnelDst: string[];
   readonly tunnelDstIp: string[];
-  private readonly prev: Float64Array;
-  private readonly absNo: Float64Array;
-  private readonly buckets: Float64Array;
   /** Sightings inserted so far (absolute numbering). */
   inserted = 0;
 
@@ -80,24 +94,39 @@ export class PacketIndex {
     this.mask = cap - 1;
     this.bucketMask = cap * 2 - 1;
     this.windowSec = windowSec;
-    this.ts = new Float64Array(cap);
-    this.digest = new Int32Array(cap);
-    this.ssrc = new Int32Array(cap);
-    this.seq = new Uint16Array(cap);
-    this.rtpTs = new Int32Array(cap);
-    this.ipId = new Int32Array(cap);
-    this.ttl = new Uint8Array(cap);
-    this.srcMac = new Float64Array(cap);
-    this.dstMac = new Float64Array(cap);
-    this.tunnelSig = new Int32Array(cap);
-    this.tunnelDepth = new Uint8Array(cap);
+    this.rec = new Float64Array(cap * STRIDE);
+    this.buckets = new Float64Array(cap * 4).fill(-1);
     this.stream = new Array<MediaStream | null>(cap).fill(null);
+    this.tunnelSig = new Int32Array(cap);
     this.tunnelKind = new Array<string>(cap).fill('');
     this.tunnelDst = new Array<string>(cap).fill('');
     this.tunnelDstIp = new Array<string>(cap).fill('');
-    this.prev = new Float64Array(cap);
-    this.absNo = new Float64Array(cap).fill(-1);
-    this.buckets = new Float64Array(cap * 2).fill(-1);
+  }
+
+  // ---- field accessors for ring slot i ----
+  tsAt(i: number): number {
+    return this.rec[i * STRIDE + F_TS]!;
+  }
+  digestAt(i: number): number {
+    return this.rec[i * STRIDE + F_DIGEST]! >>> 0;
+  }
+  seqAt(i: number): number {
+    return this.rec[i * STRIDE + F_PACKED]! % P_TTL;
+  }
+  ttlAt(i: number): number {
+    return Math.floor(this.rec[i * STRIDE + F_PACKED]! / P_TTL) & 0xff;
+  }
+  depthAt(i: number): number {
+    return Math.floor(this.rec[i * STRIDE + F_PACKED]! / P_DEPTH) & 0x0f;
+  }
+  ipIdAt(i: number): number {
+    return Math.floor(this.rec[i * STRIDE + F_PACKED]! / P_IPID);
+  }
+  srcMacAt(i: number): number {
+    return this.rec[i * STRIDE + F_SRCMAC]!;
+  }
+  dstMacAt(i: number): number {
+    return this.rec[i * STRIDE + F_DSTMAC]!;
   }
 
   /** Interned number for a tunnel stack: equal numbers mean the same (depth, kind, outer destination). */
@@ -133,35 +162,35 @@ export class PacketIndex {
     this.lastSeq = o.seq;
     this.lastStream = s;
 
-    const digest = o.digest | 0;
-    const ssrc = s.ssrc | 0;
-    const rtpTs = o.rtpTs | 0;
-    this.matchCount = this.collect(digest, ssrc, o.seq, rtpTs, o.ts, this.matches);
+    const digest = o.digest >>> 0;
+    const ssrc = s.ssrc >>> 0;
+    const rtpTs = o.rtpTs >>> 0;
+    const seq = o.seq & 0xffff;
+    const b = 2 * (hashDigest(digest) & this.bucketMask);
+    const buckets = this.buckets;
+    // The bucket's newest sighting continues this digest's chain only if it has this digest.
+    const head = buckets[b + 1] === digest ? buckets[b]! : -1;
+    this.matchCount = head < 0 ? 0 : this.walk(head, ssrc, seq, rtpTs, o.ts, this.matches);
 
-    // Insert into the ring.
     const n = this.inserted++;
     const i = n & this.mask;
-    const h = hashDigest(digest) & this.bucketMask;
-    this.prev[i] = this.buckets[h]!;
-    this.buckets[h] = n;
-    this.absNo[i] = n;
-    this.ts[i] = o.ts;
-    this.digest[i] = digest;
-    this.ssrc[i] = ssrc;
-    this.seq[i] = o.seq;
-    this.rtpTs[i] = rtpTs;
-    this.ipId[i] = o.ipId;
-    this.ttl[i] = o.ttl;
-    this.srcMac[i] = o.srcMac;
-    this.dstMac[i] = o.dstMac;
+    const r = i * STRIDE;
+    const rec = this.rec;
+    rec[r + F_TS] = o.ts;
+    rec[r + F_PREV] = head;
+    rec[r + F_DIGEST] = digest;
+    rec[r + F_SSRC] = ssrc;
+    rec[r + F_RTPTS] = rtpTs;
+    const depth = o.tunnelDepth & 0x0f;
+    rec[r + F_PACKED] = seq + (o.ttl & 0xff) * P_TTL + depth * P_DEPTH + (o.ipId & 0xffff) * P_IPID;
+    rec[r + F_SRCMAC] = o.srcMac;
+    rec[r + F_DSTMAC] = o.dstMac;
+    buckets[b] = n;
+    buckets[b + 1] = digest;
     this.stream[i] = s;
-    const depth = o.tunnelDepth;
-    this.tunnelDepth[i] = depth;
     if (depth === 0) {
+      // The tunnel strings are only read for tunnelled slots: leave stale references (no write barriers).
       this.tunnelSig[i] = 0;
-      this.tunnelKind[i] = '';
-      this.tunnelDst[i] = '';
-      this.tunnelDstIp[i] = '';
     } else {
       this.tunnelSig[i] = this.tunnelSignature(depth, o.tunnelKind, o.tunnelDst);
       this.tunnelKind[i] = o.tunnelKind;
@@ -174,34 +203,33 @@ export class PacketIndex {
 
   /**
    * Lookup only: ring slots of sightings of (digest, ssrc, seq, rtpTs) within
-   * the window before `now`. Used to confirm an embedded copy byte for byte.
+   * the window around `now`. Used to confirm an embedded copy byte for byte.
    */
   find(digest: number, ssrc: number, seq: number, rtpTs: number, now: number, out: Int32Array): number {
-    return this.collect(digest | 0, ssrc | 0, seq & 0xffff, rtpTs | 0, now, out);
+    const d = digest >>> 0;
+    const b = 2 * (hashDigest(d) & this.bucketMask);
+    if (this.buckets[b + 1] !== d) return 0;
+    return this.walk(this.buckets[b]!, ssrc >>> 0, seq & 0xffff, rtpTs >>> 0, now, out);
   }
 
-  private collect(digest: number, ssrc: number, seq: number, rtpTs: number, now: number, out: Int32Array): number {
+  /** Walk one digest's chain from absolute number `n`, newest first. */
+  private walk(n: number, ssrc: number, seq: number, rtpTs: number, now: number, out: Int32Array): number {
+    // Slot n & mask still holds sighting n exactly while n >= oldest (the ring overwrites in order).
     const oldest = this.inserted - this.capacity;
     const minTs = now - this.windowSec;
     const maxTs = now + this.windowSec;
-    let n = this.buckets[hashDigest(digest) & this.bucketMask]!;
+    const rec = this.rec;
     let count = 0;
     for (let steps = 0; n >= 0 && n >= oldest && steps < MAX_CHAIN_STEPS; steps++) {
       const i = n & this.mask;
-      if (this.absNo[i] !== n) break;
-      const t = this.ts[i]!;
-      if (
-        this.digest[i] === digest &&
-        this.ssrc[i] === ssrc &&
-        this.seq[i] === seq &&
-        this.rtpTs[i] === rtpTs &&
-        t >= minTs &&
-        t <= maxTs
-      ) {
+      const r = i * STRIDE;
+      const t = rec[r + F_TS]!;
+      if (t < minTs) break;
+      if (rec[r + F_SSRC] === ssrc && rec[r + F_RTPTS] === rtpTs && rec[r + F_PACKED]! % P_TTL === seq && t <= maxTs) {
         out[count++] = i;
         if (count === out.length) break;
       }
-      n = this.prev[i]!;
+      n = rec[r + F_PREV]!;
     }
     return count;
   }

@@ -8,6 +8,7 @@ import { relayPathChange } from './heuristics/relay-path-change.js';
 import { relayDtlsFingerprint } from './heuristics/relay-dtls-fingerprint.js';
 import { relayZrtpHash } from './heuristics/relay-zrtp-hash.js';
 import { relayCryptoStripped } from './heuristics/relay-crypto-stripped.js';
+import { dupCorrelated } from './heuristics/dup-correlated.js';
 
 /** Modules have narrower settings types than the array's; the engine only reads `defaults`. */
 function m<T>(x: T): HeuristicModule {
@@ -15,6 +16,7 @@ function m<T>(x: T): HeuristicModule {
 }
 
 export const HEURISTICS: HeuristicModule[] = [
+  m(dupCorrelated),
   m(relayUnsignaled),
   m(relayPathChange),
   m(relayDtlsFingerprint),

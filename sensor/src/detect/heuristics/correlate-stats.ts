@@ -53,29 +53,31 @@ export function robustStd(a: Float64Array, n: number): number {
   return 1.4826 * medianInPlace(a, n);
 }
 
-/** Pearson correlation of x[0..n) and y[0..n); NaN when either has no variance. */
+/**
+ * Pearson correlation of x[0..n) and y[0..n); NaN when either has no
+ * variance. One pass over raw sums: the inputs are packet sizes (small
+ * integers), for which the textbook cancellation problem does not arise.
+ */
 export function pearson(x: Float64Array, y: Float64Array, n: number): number {
   if (n < 3) return NaN;
   let sx = 0;
   let sy = 0;
-  for (let i = 0; i < n; i++) {
-    sx += x[i]!;
-    sy += y[i]!;
-  }
-  const mx = sx / n;
-  const my = sy / n;
   let sxx = 0;
   let syy = 0;
   let sxy = 0;
   for (let i = 0; i < n; i++) {
-    const dx = x[i]! - mx;
-    const dy = y[i]! - my;
-    sxx += dx * dx;
-    syy += dy * dy;
-    sxy += dx * dy;
+    const a = x[i]!;
+    const b = y[i]!;
+    sx += a;
+    sy += b;
+    sxx += a * a;
+    syy += b * b;
+    sxy += a * b;
   }
-  if (sxx <= 0 || syy <= 0) return NaN;
-  return sxy / Math.sqrt(sxx * syy);
+  const vx = n * sxx - sx * sx;
+  const vy = n * syy - sy * sy;
+  if (vx <= 0 || vy <= 0) return NaN;
+  return (n * sxy - sx * sy) / Math.sqrt(vx * vy);
 }
 
 /** Standard deviation of x[0..n) (population). */

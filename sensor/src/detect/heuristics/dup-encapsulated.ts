@@ -108,12 +108,12 @@ export class DupEncapsulatedDetector implements Detector {
     const idx = this.index;
     const cur = idx.current;
     const sig = idx.tunnelSig[cur]!;
-    const depth = idx.tunnelDepth[cur]!;
+    const depth = idx.depthAt(cur);
     for (let k = 0; k < n; k++) {
       const i = idx.matches[k]!;
       const mSig = idx.tunnelSig[i]!;
       if (mSig === sig) continue;
-      const mDepth = idx.tunnelDepth[i]!;
+      const mDepth = idx.depthAt(i);
       // Two tunnels at the same depth (e.g. two mirror sessions towards the sensor): no original to tell.
       if (mDepth === depth) continue;
       const copyIsCurrent = depth > mDepth;
@@ -130,7 +130,7 @@ export class DupEncapsulatedDetector implements Detector {
     const orig = idx.stream[origSlot]!;
     const p = this.pairFor(orig, copySig, '');
     if (p.kind === '') {
-      const origDepth = idx.tunnelDepth[origSlot]!;
+      const origDepth = idx.depthAt(origSlot);
       if (origDepth === 0) {
         p.kind = idx.tunnelKind[copySlot]!;
         p.copyTo = idx.tunnelDst[copySlot]!;
@@ -149,12 +149,12 @@ export class DupEncapsulatedDetector implements Detector {
     if (copyIsCurrent && p.tunnels === null) p.tunnels = o.describeTunnels();
     if (o.seq === p.lastSeq) return;
     p.lastSeq = o.seq;
-    const t0 = idx.ts[origSlot]!;
-    const t1 = idx.ts[copySlot]!;
+    const t0 = idx.tsAt(origSlot);
+    const t1 = idx.tsAt(copySlot);
     this.count(p, Math.min(t0, t1), o.ts, (t1 - t0) * 1000, o.digest);
     p.confirmed++;
-    p.ttlOriginal = idx.ttl[origSlot]!;
-    p.ttlCopy = idx.ttl[copySlot]!;
+    p.ttlOriginal = idx.ttlAt(origSlot);
+    p.ttlCopy = idx.ttlAt(copySlot);
     if (p.copyTo !== '') this.maybeReport(p, o.ts);
   }
 
@@ -182,8 +182,8 @@ export class DupEncapsulatedDetector implements Detector {
     for (let k = 0; k < n; k++) {
       const i = this.found[k]!;
       if (this.index.stream[i] === s) {
-        origTs = this.index.ts[i]!;
-        p.ttlOriginal = this.index.ttl[i]!;
+        origTs = this.index.tsAt(i);
+        p.ttlOriginal = this.index.ttlAt(i);
         confirmed = true;
         break;
       }

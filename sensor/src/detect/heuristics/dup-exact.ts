@@ -181,8 +181,8 @@ export class DupExactDetector implements Detector {
       if (other !== s) {
         // Same destination, other source: a relay or a path change, not a copy (unexpected-relay's job).
         if (other.dst !== s.dst) this.onDstMatch(o, other, i);
-      } else if (idx.ipId[i] === o.ipId && idx.dstMac[i] !== o.dstMac && o.dstMac >= 0 && idx.dstMac[i]! >= 0) {
-        if (Math.abs(o.ts - idx.ts[i]!) <= this.s.l2WindowSec) this.onL2Match(o, l, i);
+      } else if (idx.ipIdAt(i) === (o.ipId & 0xffff) && idx.dstMacAt(i) !== o.dstMac && o.dstMac >= 0 && idx.dstMacAt(i) >= 0) {
+        if (Math.abs(o.ts - idx.tsAt(i)) <= this.s.l2WindowSec) this.onL2Match(o, l, i);
       }
     }
   }
@@ -222,15 +222,15 @@ export class DupExactDetector implements Detector {
     if (o.seq === p.lastSeq) return;
     p.lastSeq = o.seq;
     const idx = this.index;
-    const otherTs = idx.ts[slot]!;
+    const otherTs = idx.tsAt(slot);
     // Offset of the newer stream's sighting relative to the older one's.
     const offMs = (s === newer ? o.ts - otherTs : otherTs - o.ts) * 1000;
     this.count(p, Math.min(o.ts, otherTs), o.ts, offMs, o.digest);
     if (s === newer) {
       p.ttlCopy = o.ttl;
-      p.ttlOriginal = idx.ttl[slot]!;
+      p.ttlOriginal = idx.ttlAt(slot);
     } else {
-      p.ttlCopy = idx.ttl[slot]!;
+      p.ttlCopy = idx.ttlAt(slot);
       p.ttlOriginal = o.ttl;
     }
     this.maybeReport(p, o.ts);
@@ -251,8 +251,8 @@ export class DupExactDetector implements Detector {
 
   private onL2Match(o: RtpObservation, l: StreamLearn, slot: number): void {
     const idx = this.index;
-    const sTtl = idx.ttl[slot]!;
-    const sMac = idx.dstMac[slot]!;
+    const sTtl = idx.ttlAt(slot);
+    const sMac = idx.dstMacAt(slot);
     const nMac = o.dstMac;
     let copyMac: number;
     let copyTtl: number;
@@ -271,7 +271,7 @@ export class DupExactDetector implements Detector {
       this.forwarders.add(nMac);
       copyMac = sMac;
       copyTtl = sTtl;
-      copySrcMac = idx.srcMac[slot]!;
+      copySrcMac = idx.srcMacAt(slot);
       origMac = nMac;
       origTtl = o.ttl;
     } else if (this.isRightful(sMac, l.dstIp) && !this.isRightful(nMac, l.dstIp)) {
@@ -283,7 +283,7 @@ export class DupExactDetector implements Detector {
     } else if (this.isRightful(nMac, l.dstIp) && !this.isRightful(sMac, l.dstIp)) {
       copyMac = sMac;
       copyTtl = sTtl;
-      copySrcMac = idx.srcMac[slot]!;
+      copySrcMac = idx.srcMacAt(slot);
       origMac = nMac;
       origTtl = o.ttl;
     } else return;
@@ -310,7 +310,7 @@ export class DupExactDetector implements Detector {
     }
     if (o.seq === p.lastSeq) return;
     p.lastSeq = o.seq;
-    const otherTs = idx.ts[slot]!;
+    const otherTs = idx.tsAt(slot);
     const copyIsCurrent = copyMac === nMac;
     const offMs = (copyIsCurrent ? o.ts - otherTs : otherTs - o.ts) * 1000;
     this.count(p, Math.min(o.ts, otherTs), o.ts, offMs, o.digest);
