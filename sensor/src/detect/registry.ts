@@ -9,6 +9,9 @@ import { relayDtlsFingerprint } from './heuristics/relay-dtls-fingerprint.js';
 import { relayZrtpHash } from './heuristics/relay-zrtp-hash.js';
 import { relayCryptoStripped } from './heuristics/relay-crypto-stripped.js';
 import { dupCorrelated } from './heuristics/dup-correlated.js';
+import { declaredRecordingHeuristic } from './heuristics/declared-recording.js';
+import { sigCopyHeuristic } from './heuristics/sig-copy.js';
+import { keyExposureHeuristic } from './heuristics/key-exposure.js';
 
 /** Modules have narrower settings types than the array's; the engine only reads `defaults`. */
 function m<T>(x: T): HeuristicModule {
@@ -16,6 +19,10 @@ function m<T>(x: T): HeuristicModule {
 }
 
 export const HEURISTICS: HeuristicModule[] = [
+  // Declarations first: a copy to a just-declared recorder is then already known as declared.
+  m(declaredRecordingHeuristic),
+  m(sigCopyHeuristic),
+  m(keyExposureHeuristic),
   m(dupCorrelated),
   m(relayUnsignaled),
   m(relayPathChange),
