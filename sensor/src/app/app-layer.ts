@@ -176,7 +176,15 @@ export class AppLayer {
       digest: sipDigest(msg),
       retransmission: this.calls.lastWasRetransmission,
       tunnels: this.effectiveTunnels(rec),
+      ttl: rec.ttl,
+      ipId: rec.ipId,
+      srcMac: -1,
+      dstMac: -1,
     };
+    const mac = this.rtpObs;
+    this.fillMacs(mac, rec);
+    o.srcMac = mac.srcMac;
+    o.dstMac = mac.dstMac;
     this.detection.sip(o);
   }
 

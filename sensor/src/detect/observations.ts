@@ -69,6 +69,12 @@ export interface SipObservation {
   retransmission: boolean;
   /** Tunnels around the message that are not the sensor's own feed. */
   tunnels: TunnelSummary[];
+  /** IP header facts of the (inner) packet, to tell a TEE/nft-dup copy (same packet, other next hop) from a SPAN double. */
+  ttl: number;
+  ipId: number;
+  /** Source and destination MAC as 48-bit numbers, -1 when the frame has no Ethernet header. */
+  srcMac: number;
+  dstMac: number;
 }
 
 /** One SDP body seen in a SIP message of a call. */

@@ -43,7 +43,7 @@ function setup() {
 
 function reinvite(call: ReturnType<typeof makeCall>, ts: number): SipObservation {
   const msg = { kind: 'request', method: 'INVITE', to: { tag: 'b' } } as unknown as SipMessage;
-  return { ts, call, msg, src: '10.1.0.2:5060', dst: '10.2.0.2:5060', srcIp: '10.1.0.2', dstIp: '10.2.0.2', transport: 'udp', digest: 0, retransmission: false, tunnels: [] };
+  return { ts, call, msg, src: '10.1.0.2:5060', dst: '10.2.0.2:5060', srcIp: '10.1.0.2', dstIp: '10.2.0.2', transport: 'udp', digest: 0, retransmission: false, tunnels: [], ttl: 64, ipId: 0, srcMac: -1, dstMac: -1 };
 }
 
 describe('relay-path-change (unit)', () => {
