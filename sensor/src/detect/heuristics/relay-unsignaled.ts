@@ -68,6 +68,9 @@ const MAX_STREAMS_PER_CALL = 64;
 
 export type UnsignaledSituation = 'ssrc_continuity' | 'mid_call' | 'from_start';
 
+/** How long both deliveries must overlap (seconds) before a same-SSRC stream to an unknown host counts as a copy, not a relay. */
+const FAN_OUT_SLACK_SEC = 0.1;
+
 export class RelayUnsignaledDetector implements Detector {
   readonly id = RELAY_UNSIGNALED_ID;
   readonly version = VERSION;
@@ -78,7 +81,7 @@ export class RelayUnsignaledDetector implements Detector {
   private readonly callStreams = new WeakMap<Call, MediaStream[]>();
   /** Streams reported, to refresh their evidence when they end. */
   private readonly reported = new Map<MediaStream, { situation: UnsignaledSituation; unknown: string; known: string }>();
-  readonly counts = { judged: 0, reported: 0, natExplained: 0, unattributable: 0 };
+  readonly counts = { judged: 0, reported: 0, natExplained: 0, unattributable: 0, fanOut: 0 };
 
   constructor(
     private readonly ctx: DetectorContext,
@@ -187,7 +190,17 @@ export class RelayUnsignaledDetector implements Detector {
       // The same announced endpoint exchanging media with an announced peer.
       const tPeer = inbound ? (t.dst === known ? t.src : null) : t.src === known ? t.dst : null;
       if (tPeer === null || !this.announcedOrSignaller(k, call, tPeer)) continue;
-      if (t.ssrc === s.ssrc) return 'ssrc_continuity';
+      if (t.ssrc === s.ssrc) {
+        // Fan-out, not a relay: the announced sender keeps delivering the same
+        // SSRC to its announced peer while this stream carries it elsewhere.
+        // That is a copy (duplicate_stream reports it); a relay takes the
+        // media's place on the path, so the direct stream stops.
+        if (!inbound && t.lastTs >= s.lastTs - FAN_OUT_SLACK_SEC && t.lastTs > s.firstTs + FAN_OUT_SLACK_SEC) {
+          this.counts.fanOut++;
+          return null;
+        }
+        return 'ssrc_continuity';
+      }
       if (t.firstTs <= s.firstTs - this.settings.midCallSec) midCall = true;
     }
     if (midCall) return 'mid_call';
