@@ -147,6 +147,7 @@ export class Sensor {
     decodeFrame(rec, this.decodeCtx);
     if (rec.ipVersion === 0) {
       this.nonIp++;
+      this.app.onNonIp(rec);
       return;
     }
     if (rec.isFragment) {

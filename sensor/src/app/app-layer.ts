@@ -223,7 +223,7 @@ export class AppLayer {
           const ib = buf[ch.dataOffset]!;
           if (ib >= 128 && ib <= 191) this.onRtpOrRtcp(flow, dir, rec, buf, ch.dataOffset, ch.dataLength, MediaTransport.TurnChannel);
         }
-      } else this.counters.other++;
+      } else this.otherMediaPayload(flow, dir, rec, buf, off, len, transport);
     } else if (b0 <= 3) {
       const st = this.stun;
       if (decodeStun(st, buf, off, len)) {
@@ -233,7 +233,7 @@ export class AppLayer {
           const ib = buf[st.dataOffset]!;
           if (ib >= 128 && ib <= 191) this.onRtpOrRtcp(flow, dir, rec, buf, st.dataOffset, st.dataLength, MediaTransport.TurnIndication);
         }
-      } else this.counters.other++;
+      } else this.otherMediaPayload(flow, dir, rec, buf, off, len, transport);
     } else if (b0 >= 20 && b0 <= 63) {
       this.counters.dtls++;
       if (this.detection) this.onDtls(flow, dir, rec, buf, off, len);
@@ -241,8 +241,38 @@ export class AppLayer {
       this.counters.zrtp++;
       if (this.detection) this.onZrtp(flow, dir, rec, buf, off, len);
     } else {
-      this.counters.other++;
+      this.otherMediaPayload(flow, dir, rec, buf, off, len, transport);
     }
+  }
+
+  /**
+   * A datagram on a media-looking flow that is none of the media protocols:
+   * bare IP-in-UDP (first byte 0x45) or an intercept header with a small ID
+   * (first byte 0x00) land here, so the embedded-copy search looks too.
+   */
+  private otherMediaPayload(flow: Flow, dir: 0 | 1, rec: PacketRecord, buf: Buffer, off: number, len: number, transport: MediaTransport): void {
+    this.counters.other++;
+    if (this.embedded !== null && transport === MediaTransport.Udp && len >= 16) this.embedded.scan(flow, dir, rec, buf, off, len, 'udp');
+  }
+
+  /** Frames without IP: learn MAC -> IP from ARP (RFC 826) when a detector wants it. */
+  onNonIp(rec: PacketRecord): void {
+    const det = this.detection;
+    if (det === null || !det.wantsArp || rec.ethOffset < 0) return;
+    const f = rec.frame;
+    const end = rec.frameOffset + rec.capLength;
+    // The ethertype follows the MACs and any 802.1Q tags.
+    let p = rec.ethOffset + 12;
+    while (p + 4 <= end && (f[p] === 0x81 || f[p] === 0x88 || f[p] === 0x91) && (f[p + 1] === 0x00 || f[p + 1] === 0xa8)) p += 4;
+    if (p + 2 + 28 > end || f[p] !== 0x08 || f[p + 1] !== 0x06) return;
+    const a = p + 2;
+    // htype 1 (Ethernet), ptype 0x0800, hlen 6, plen 4
+    if (f[a] !== 0 || f[a + 1] !== 1 || f[a + 2] !== 8 || f[a + 3] !== 0 || f[a + 4] !== 6 || f[a + 5] !== 4) return;
+    const sha = a + 8;
+    const mac = ((f[sha]! << 8) | f[sha + 1]!) * 4294967296 + (((f[sha + 2]! << 24) | (f[sha + 3]! << 16) | (f[sha + 4]! << 8) | f[sha + 5]!) >>> 0);
+    const spa = a + 14;
+    if (f[spa] === 0 && f[spa + 1] === 0 && f[spa + 2] === 0 && f[spa + 3] === 0) return; // ARP probe (RFC 5227): no sender address yet
+    det.arp({ ts: rec.ts, mac, ip: `${f[spa]}.${f[spa + 1]}.${f[spa + 2]}.${f[spa + 3]}` });
   }
 
   private onRtpOrRtcp(flow: Flow, dir: 0 | 1, rec: PacketRecord, buf: Buffer, off: number, len: number, transport: MediaTransport): void {

@@ -15,6 +15,7 @@ import type { FindingTable } from './finding-table.js';
 import type { Policy } from './policy.js';
 import type { DeclaredRecorders } from './declared-recorders.js';
 import type {
+  ArpObservation,
   DtlsObservation,
   EmbeddedRtpObservation,
   RtpObservation,
@@ -45,6 +46,7 @@ export interface Detector {
   onDtls?(o: DtlsObservation): void;
   onZrtp?(o: ZrtpObservation): void;
   onEmbeddedRtp?(o: EmbeddedRtpObservation): void;
+  onArp?(o: ArpObservation): void;
   /** About once per second of capture time. */
   onTick?(now: number): void;
   /** End of input, before the tables flush. */

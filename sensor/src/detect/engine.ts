@@ -8,6 +8,7 @@ import type { Call } from '../calls/call.js';
 import type { MediaStream } from '../media/media-stream.js';
 import type { Detector, DetectorContext, HeuristicModule } from './detector.js';
 import type {
+  ArpObservation,
   DtlsObservation,
   EmbeddedRtpObservation,
   RtpObservation,
@@ -31,7 +32,7 @@ export class DetectionEngine {
       if (!settings.enabled) continue;
       this.detectors.push(m.create(ctx, settings));
     }
-    const hooks: Hook[] = ['onRtp', 'onSip', 'onSdp', 'onStreamStarted', 'onStreamEnded', 'onCallEnded', 'onDtls', 'onZrtp', 'onEmbeddedRtp', 'onTick', 'flush'];
+    const hooks: Hook[] = ['onRtp', 'onSip', 'onSdp', 'onStreamStarted', 'onStreamEnded', 'onCallEnded', 'onDtls', 'onZrtp', 'onEmbeddedRtp', 'onArp', 'onTick', 'flush'];
     for (const h of hooks) this.byHook.set(h, this.detectors.filter((d) => typeof d[h] === 'function'));
     this.rtpDetectors = this.byHook.get('onRtp')!;
     this.wantsRtp = this.rtpDetectors.length > 0;
@@ -75,6 +76,14 @@ export class DetectionEngine {
 
   embedded(o: EmbeddedRtpObservation): void {
     for (const d of this.byHook.get('onEmbeddedRtp')!) d.onEmbeddedRtp!(o);
+  }
+
+  arp(o: ArpObservation): void {
+    for (const d of this.byHook.get('onArp')!) d.onArp!(o);
+  }
+
+  get wantsArp(): boolean {
+    return this.byHook.get('onArp')!.length > 0;
   }
 
   tick(now: number): void {

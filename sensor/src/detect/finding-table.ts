@@ -37,6 +37,8 @@ interface Stored {
   lastEmitTs: number;
   dirty: boolean;
   updates: number;
+  /** Fields changed since the last emitted update. */
+  changes: Record<string, string | number | boolean>;
 }
 
 const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
@@ -97,7 +99,18 @@ export class FindingTable {
       }
       e.evidence = r.evidence;
       prev.dirty = true;
-      if (changed && r.detectedAt - prev.lastEmitTs >= UPDATE_INTERVAL_SEC) this.emitUpdate(prev, r.detectedAt);
+      // Type-specific fields can sharpen (e.g. copyTo learnt by ARP): update
+      // them at once and say what changed.
+      let fieldChanged = false;
+      const rec = e as unknown as Record<string, unknown>;
+      for (const [k, v] of Object.entries(r.fields)) {
+        if (rec[k] !== v && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) {
+          rec[k] = v;
+          prev.changes[k] = v;
+          fieldChanged = true;
+        }
+      }
+      if (fieldChanged || (changed && r.detectedAt - prev.lastEmitTs >= UPDATE_INTERVAL_SEC)) this.emitUpdate(prev, r.detectedAt);
       return e;
     }
     if (this.byKey.size >= this.maxFindings) {
@@ -123,7 +136,7 @@ export class FindingTable {
       ...r.fields,
     };
     const event = this.events.emit(body as Parameters<EventEmitter['emit']>[0]) as FindingEvent;
-    this.byKey.set(key, { event, lastEmitTs: r.detectedAt, dirty: false, updates: 0 });
+    this.byKey.set(key, { event, lastEmitTs: r.detectedAt, dirty: false, updates: 0, changes: {} });
     return event;
   }
 
@@ -143,8 +156,10 @@ export class FindingTable {
       callId: e.callId,
       updates: s.updates,
       evidenceIncomplete: e.evidenceIncomplete,
+      changes: s.changes,
       evidence: e.evidence,
     });
+    s.changes = {};
   }
 
   /** End of input: one last update for every finding whose evidence moved since it was last emitted. */

@@ -146,3 +146,15 @@ export interface EmbeddedRtpObservation {
   /** The stream the embedded packet duplicates, when one matches (same SSRC, seq close). */
   matched: MediaStream | null;
 }
+
+/**
+ * An ARP packet's sender (RFC 826: sender hardware and protocol address):
+ * which IP a MAC belongs to, so that a copy handed to another next hop
+ * (nft dup, iptables TEE) can be named by IP, not only by MAC.
+ */
+export interface ArpObservation {
+  ts: number;
+  /** Sender MAC as a 48-bit number. */
+  mac: number;
+  ip: string;
+}

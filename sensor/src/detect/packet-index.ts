@@ -172,7 +172,7 @@ export class PacketIndex {
     const buckets = this.buckets;
     // The bucket's newest sighting continues this digest's chain only if it has this digest.
     const head = buckets[b + 1] === (digest | 0) ? this.absoluteOf(buckets[b]! - 1) : -1;
-    this.matchCount = head < 0 ? 0 : this.walk(head, ssrc, seq, rtpTs, o.ts, this.matches);
+    this.matchCount = head < 0 ? 0 : this.walk(head, digest, ssrc, seq, rtpTs, o.ts, this.matches);
 
     const n = this.inserted++;
     const i = n & this.mask;
@@ -212,7 +212,7 @@ export class PacketIndex {
     const b = 2 * (hashDigest(d) & this.bucketMask);
     if (this.buckets[b + 1] !== (d | 0)) return 0;
     const head = this.absoluteOf(this.buckets[b]! - 1);
-    return head < 0 ? 0 : this.walk(head, ssrc >>> 0, seq & 0xffff, rtpTs >>> 0, now, out);
+    return head < 0 ? 0 : this.walk(head, d, ssrc >>> 0, seq & 0xffff, rtpTs >>> 0, now, out);
   }
 
   /** The absolute number of the sighting now in ring slot i (the newest one written there), or -1. */
@@ -224,7 +224,7 @@ export class PacketIndex {
   }
 
   /** Walk one digest's chain from absolute number `n`, newest first. */
-  private walk(n: number, ssrc: number, seq: number, rtpTs: number, now: number, out: Int32Array): number {
+  private walk(n: number, digest: number, ssrc: number, seq: number, rtpTs: number, now: number, out: Int32Array): number {
     // Slot n & mask still holds sighting n exactly while n >= oldest (the ring overwrites in order).
     const oldest = this.inserted - this.capacity;
     const minTs = now - this.windowSec;
@@ -234,6 +234,8 @@ export class PacketIndex {
     for (let steps = 0; n >= 0 && n >= oldest && steps < MAX_CHAIN_STEPS; steps++) {
       const i = n & this.mask;
       const r = i * STRIDE;
+      // A slot overwritten by another digest ends the chain (the bucket kept pointing at it).
+      if (rec[r + F_DIGEST] !== digest) break;
       const t = rec[r + F_TS]!;
       if (t < minTs) break;
       if (rec[r + F_SSRC] === ssrc && rec[r + F_RTPTS] === rtpTs && rec[r + F_PACKED]! % P_TTL === seq && t <= maxTs) {

@@ -9,6 +9,8 @@ import { relayDtlsFingerprint } from './heuristics/relay-dtls-fingerprint.js';
 import { relayZrtpHash } from './heuristics/relay-zrtp-hash.js';
 import { relayCryptoStripped } from './heuristics/relay-crypto-stripped.js';
 import { dupCorrelated } from './heuristics/dup-correlated.js';
+import { dupExact } from './heuristics/dup-exact.js';
+import { dupEncapsulated } from './heuristics/dup-encapsulated.js';
 import { declaredRecordingHeuristic } from './heuristics/declared-recording.js';
 import { sigCopyHeuristic } from './heuristics/sig-copy.js';
 import { keyExposureHeuristic } from './heuristics/key-exposure.js';
@@ -21,6 +23,8 @@ function m<T>(x: T): HeuristicModule {
 export const HEURISTICS: HeuristicModule[] = [
   // Declarations first: a copy to a just-declared recorder is then already known as declared.
   m(declaredRecordingHeuristic),
+  m(dupExact),
+  m(dupEncapsulated),
   m(sigCopyHeuristic),
   m(keyExposureHeuristic),
   m(dupCorrelated),

@@ -240,6 +240,8 @@ export interface FindingUpdatedEvent extends EventBase {
   /** How many times this finding has been updated. */
   updates: number;
   evidenceIncomplete: boolean;
+  /** Finding fields that changed with this update (e.g. copyTo once ARP named the copy's next hop). */
+  changes: Record<string, string | number | boolean>;
   evidence: Evidence;
 }
 

@@ -26,7 +26,7 @@
  * the shared PacketIndex; pair bookkeeping only when a packet matched.
  */
 import type { Detector, DetectorContext, HeuristicModule } from '../detector.js';
-import type { RtpObservation, SipObservation } from '../observations.js';
+import type { ArpObservation, RtpObservation, SipObservation } from '../observations.js';
 import type { MediaStream } from '../../media/media-stream.js';
 import type { Evidence } from '../../events/types.js';
 import { PacketIndex, formatMac, hex32, hostOf, sharedPacketIndex } from '../packet-index.js';
@@ -68,9 +68,8 @@ function isInitialTtl(ttl: number): boolean {
   return ttl === 64 || ttl === 128 || ttl === 255 || ttl === 32;
 }
 
-/** Per-stream learning: which MACs send this stream's packets (MAC <-> IP). */
+/** Per-stream facts for the L2 judgement (made on the first next-hop candidate of a stream). */
 class StreamLearn {
-  readonly macs: number[] = [];
   constructor(
     readonly srcIp: string,
     readonly dstIp: string,
@@ -98,6 +97,8 @@ class Pair {
   copySrcMac = -1;
   reported = false;
   reportedMatched = 0;
+  /** Dedupe key of the finding, fixed at the first report. */
+  party: string | undefined = undefined;
   /** Judged silent (signalled legs, relay chain, paging...) at this expectation generation. */
   silentGen = -1;
   silentWhy = '';
@@ -119,6 +120,12 @@ export class DupExactDetector implements Detector {
   readonly version = 1;
   readonly index: PacketIndex;
   private readonly learn = new Map<MediaStream, StreamLearn>();
+  /**
+   * 32-bit keys of (source MAC, source IP, initial-TTL bit) combinations already learnt: a
+   * direct-mapped table of 65536 entries (256 KiB, cache-resident), so a known combination costs
+   * one probe; a new one (or an evicted one) takes the slow path once.
+   */
+  private readonly seenSources = new Int32Array(65536);
   /** Pairs hang off the older stream (Dst) or the stream itself (L2). */
   private readonly pairs = new Map<MediaStream, Pair[]>();
   /** IP -> MACs seen sending from it (the station, or the router on the path back). */
@@ -129,7 +136,6 @@ export class DupExactDetector implements Detector {
   private readonly forwarders = new Set<number>();
   /** Hosts seen relaying a stream on (one leg ends where the next starts, the middle unannounced). */
   private readonly relayHosts = new Set<string>();
-  private lastTs = 0;
 
   constructor(
     private readonly ctx: DetectorContext,
@@ -147,6 +153,10 @@ export class DupExactDetector implements Detector {
    * hardware and protocol address). Not wired by the sensor yet: see
    * docs/heuristics/dup-exact.md.
    */
+  onArp(o: ArpObservation): void {
+    this.learnMacIp(o.mac, o.ip);
+  }
+
   learnMacIp(mac: number, ip: string): void {
     if (mac < 0) return;
     const known = this.hostIpByMac.get(mac);
@@ -159,17 +169,16 @@ export class DupExactDetector implements Detector {
 
   onRtp(o: RtpObservation): void {
     const s = o.stream;
-    this.lastTs = o.ts;
-    let l = this.learn.get(s);
-    if (l === undefined) {
-      l = new StreamLearn(hostOf(s.src), hostOf(s.dst));
-      this.learn.set(s, l);
-    }
     const mac = o.srcMac;
-    if (mac >= 0 && l.macs.length < 4 && !l.macs.includes(mac)) this.learnSource(l, mac, o.ttl);
+    if (mac >= 0) this.noteSource(s, mac, o.ttl);
 
     const n = this.index.observe(o);
-    if (n === 0) return;
+    if (n !== 0) this.onMatches(o, n);
+  }
+
+  /** Kept out of onRtp so that the per-packet path stays small enough to inline. */
+  private onMatches(o: RtpObservation, n: number): void {
+    const s = o.stream;
     const idx = this.index;
     const cur = idx.current;
     const sig = idx.tunnelSig[cur]!;
@@ -182,20 +191,51 @@ export class DupExactDetector implements Detector {
         // Same destination, other source: a relay or a path change, not a copy (unexpected-relay's job).
         if (other.dst !== s.dst) this.onDstMatch(o, other, i);
       } else if (idx.ipIdAt(i) === (o.ipId & 0xffff) && idx.dstMacAt(i) !== o.dstMac && o.dstMac >= 0 && idx.dstMacAt(i) >= 0) {
-        if (Math.abs(o.ts - idx.tsAt(i)) <= this.s.l2WindowSec) this.onL2Match(o, l, i);
+        if (Math.abs(o.ts - idx.tsAt(i)) <= this.s.l2WindowSec) this.onL2Match(o, this.learnOf(s), i);
       }
     }
   }
 
-  private learnSource(l: StreamLearn, mac: number, ttl: number): void {
-    l.macs.push(mac);
-    let set = this.macsByIp.get(l.srcIp);
-    if (!set) this.macsByIp.set(l.srcIp, (set = new Set()));
-    set.add(mac);
+  /**
+   * Per packet: has this (source MAC, source IP, initial TTL) been seen? One
+   * probe of a small direct-mapped table (64 KiB, stays in cache); only a new
+   * combination takes the slow path that formats the IP and updates the maps.
+   */
+  private noteSource(s: MediaStream, mac: number, ttl: number): void {
+    const f = s.flow;
+    if (f.id !== s.flowId) return;
+    const w = s.dir === 0 ? f.aAddr : f.bAddr;
+    let k = Math.imul(w[0]! ^ Math.imul(w[1]!, 0x2c1b3c6d) ^ Math.imul(w[2]!, 0x297a2d39) ^ Math.imul(w[3]!, 0x1b873593), 0x9e3779b1);
+    k = Math.imul(k ^ (mac % 0x100000000), 0x85ebca6b) ^ Math.floor(mac / 0x100000000);
+    k = (Math.imul(k ^ (k >>> 13), 0xc2b2ae35) ^ (isInitialTtl(ttl) ? 0x5bd1e995 : 0)) | 1;
+    const slot = k >>> 16;
+    if (this.seenSources[slot] === k) return;
+    this.seenSources[slot] = k;
+    this.learnSource(hostOf(s.src), mac, ttl);
+  }
+
+  private learnOf(s: MediaStream): StreamLearn {
+    let l = this.learn.get(s);
+    if (l === undefined) {
+      l = new StreamLearn(hostOf(s.src), hostOf(s.dst));
+      this.learn.set(s, l);
+    }
+    return l;
+  }
+
+  private learnSource(srcIp: string, mac: number, ttl: number): void {
+    let set = this.macsByIp.get(srcIp);
+    if (!set) {
+      if (this.macsByIp.size >= 1 << 18) this.macsByIp.clear();
+      this.macsByIp.set(srcIp, (set = new Set()));
+    }
+    if (set.size < 16) set.add(mac);
     if (isInitialTtl(ttl)) {
       const known = this.hostIpByMac.get(mac);
-      if (known === undefined) this.hostIpByMac.set(mac, l.srcIp);
-      else if (known !== null && known !== l.srcIp) this.hostIpByMac.set(mac, null);
+      if (known === undefined) {
+        if (this.hostIpByMac.size >= 1 << 18) this.hostIpByMac.clear();
+        this.hostIpByMac.set(mac, srcIp);
+      } else if (known !== null && known !== srcIp) this.hostIpByMac.set(mac, null);
     }
   }
 
@@ -261,14 +301,14 @@ export class DupExactDetector implements Detector {
     let origTtl: number;
     if (sTtl > o.ttl) {
       // The earlier sighting's receiver forwarded the packet (TTL went down): it is on the path.
-      this.forwarders.add(sMac);
+      this.addForwarder(sMac);
       copyMac = nMac;
       copyTtl = o.ttl;
       copySrcMac = o.srcMac;
       origMac = sMac;
       origTtl = sTtl;
     } else if (o.ttl > sTtl) {
-      this.forwarders.add(nMac);
+      this.addForwarder(nMac);
       copyMac = sMac;
       copyTtl = sTtl;
       copySrcMac = idx.srcMacAt(slot);
@@ -318,6 +358,11 @@ export class DupExactDetector implements Detector {
     p.ttlOriginal = origTtl;
     p.copySrcMac = copySrcMac;
     this.maybeReport(p, o.ts);
+  }
+
+  private addForwarder(mac: number): void {
+    if (this.forwarders.size >= 1 << 16) this.forwarders.clear();
+    this.forwarders.add(mac);
   }
 
   /** A MAC that rightly receives packets for `ip`: the station itself (or the hop it answers through), or a forwarder. */
@@ -527,9 +572,13 @@ export class DupExactDetector implements Detector {
   ): void {
     p.reported = true;
     p.reportedMatched = p.matched;
+    // The finding's identity is fixed at its first report: an L2 copy first
+    // named by MAC keeps that key when ARP later names its IP, so the finding
+    // is updated (finding_updated with the new copyTo), not repeated.
+    p.party ??= r.copyTo;
     this.ctx.findings.report({
       type: 'duplicate_stream',
-      party: r.copyTo,
+      party: p.party,
       callId: r.callId,
       ssrc: r.original.ssrc,
       severity: severityFor(r.original, r.declared),
@@ -588,7 +637,6 @@ export class DupExactDetector implements Detector {
         }
       }
     }
-    void this.lastTs;
   }
 }
 
