@@ -14,12 +14,9 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { haveTshark, runTshark, type OracleStream } from '../lib/tshark.js';
-import { runSensorOnFile } from '../lib/run-sensor.js';
+import { haveTshark } from '../lib/tshark.js';
+import { compareWithTshark, type Difference } from '../lib/golden.js';
 import type { SensorOptions } from '../../sensor/src/sensor.js';
-import { compileEventValidator } from '../../sensor/src/events/schemas.js';
-
-const validator = compileEventValidator();
 
 const CORPUS = resolve(__dirname, '../../../shared/corpus');
 const present = existsSync(join(CORPUS, 'INVENTORY.md'));
@@ -56,22 +53,6 @@ const SENSOR_OPTIONS: Record<string, Partial<SensorOptions>> = {
   'filesamples_simple_http_tzsp.pcapng': { decode: { tzspPorts: [37008, 31337] } },
 };
 
-/**
- * Justified differences from tshark, each with the reason we are right.
- * `sipMessages` overrides tshark's count; `extraStreams` are streams we report
- * and tshark does not; `missingStreams` are tshark streams we do not report.
- */
-interface Difference {
-  /** Packet counts of streams where tshark's count is wrong, by stream key. */
-  streamPackets?: Record<string, number>;
-  sipMessages?: number;
-  inviteCalls?: number;
-  callIds?: number;
-  extraStreams?: string[];
-  missingStreams?: string[];
-  why: string;
-}
-
 const KNOWN_DIFFERENCES: Record<string, Difference> = {
   'heplify_FAX-Call-t38-CA-TDM-SIP-FB-1.pcap': {
     streamPackets: { '0x0EAF0EAF 10.35.60.100:15580 -> 10.23.1.52:16756': 3848 },
@@ -100,10 +81,6 @@ const KNOWN_DIFFERENCES: Record<string, Difference> = {
   },
 };
 
-function key(s: { ssrc: number; src: string; dst: string }): string {
-  return `0x${(s.ssrc >>> 0).toString(16).toUpperCase().padStart(8, '0')} ${s.src} -> ${s.dst}`;
-}
-
 describe.skipIf(!present || !tshark)('golden: ../shared/corpus against tshark', () => {
   if (!present) it.skip('../shared/corpus is absent in this clone; tests/golden/generated.test.ts covers the same ground', () => {});
   const rows = present ? inventory() : [];
@@ -113,29 +90,7 @@ describe.skipIf(!present || !tshark)('golden: ../shared/corpus against tshark', 
   for (const row of rows) {
     it(`${row.file}`, async () => {
       const path = join(CORPUS, row.file);
-      const oracle = runTshark(path, row.options);
-      const events = await runSensorOnFile(path, SENSOR_OPTIONS[row.file] ?? {});
-      const diff = KNOWN_DIFFERENCES[row.file];
-      // Every event honours its JSON Schema (the contract with the collector).
-      for (const e of events.events) expect(validator.validate(e), `${e.type} ${e.id}`).toBeNull();
-
-      const ours = new Map<string, number>();
-      for (const s of events.ofType('stream_ended')) ours.set(key(s), (ours.get(key(s)) ?? 0) + s.packets);
-      const theirs = new Map<string, number>();
-      for (const s of oracle.streams as OracleStream[]) theirs.set(key(s), (theirs.get(key(s)) ?? 0) + s.packets);
-      for (const k of diff?.extraStreams ?? []) ours.delete(k);
-      for (const k of diff?.missingStreams ?? []) theirs.delete(k);
-      for (const [k, n] of Object.entries(diff?.streamPackets ?? {})) {
-        expect(theirs.has(k), `documented difference ${k} still exists in tshark's output`).toBe(true);
-        theirs.set(k, n);
-      }
-      expect(Object.fromEntries([...ours].sort()), `RTP streams of ${row.file}`).toEqual(Object.fromEntries([...theirs].sort()));
-
-      const stats = events.ofType('sensor_stats').at(-1)!;
-      expect(stats, 'final sensor_stats').toBeDefined();
-      expect(stats.sip.messages, `SIP messages of ${row.file}`).toBe(diff?.sipMessages ?? oracle.sipMessages);
-      expect(stats.sip.inviteDialogs, `INVITE dialogs (distinct INVITE Call-IDs) of ${row.file}`).toBe(diff?.inviteCalls ?? oracle.inviteCallIds);
-      expect(stats.sip.callIds, `distinct Call-IDs of ${row.file}`).toBe(diff?.callIds ?? oracle.callIds);
+      await compareWithTshark(path, row.options, SENSOR_OPTIONS[row.file] ?? {}, KNOWN_DIFFERENCES[row.file]);
     });
   }
 });
