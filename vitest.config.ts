@@ -6,8 +6,11 @@ export default defineConfig({
     // Golden and end-to-end tests spawn tshark, sipp and network namespaces.
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // Namespace tests must not run in parallel with each other; files run in forks.
+    // Files run one at a time in a forked worker: the namespace tests, the
+    // shared Kafka broker and the PostgreSQL test database must not see two
+    // test files at once, and the machine has two cores anyway.
     pool: 'forks',
+    fileParallelism: false,
     reporters: ['default', './tests/lib/summary-reporter.ts'],
   },
 });

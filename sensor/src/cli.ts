@@ -5,7 +5,8 @@
  *   tapwatch sensor --interface IF [--filter BPF] [--snaplen N] [--buffer-size MiB] [--no-promisc]
  *   tapwatch sample            generate the bundled sample capture and run the sensor on it
  *
- * Exit codes: 0 ok, 1 runtime error (e.g. not a capture file), 2 usage error.
+ * Exit codes: 0 ok, 1 runtime error (e.g. not a capture file, events that
+ * reached neither Kafka nor the spool), 2 usage error.
  */
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
@@ -24,11 +25,13 @@ import { PolicyError, loadPolicy } from './detect/policy.js';
 import { FINDING_TYPES, type FindingEvent } from './events/types.js';
 import { formatFindingFull } from './output/finding-text.js';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 
 const USAGE = `Usage:
   tapwatch sensor (--read FILE | --interface IF) [options]
   tapwatch sample [--format text|jsonl]
   tapwatch explain (FINDING_JSON | FILE.jsonl | -) [--id FINDING_ID]
+  tapwatch collector --port PORT [--config FILE]   (KAFKA_BROKERS, DATABASE_URL, TAPWATCH_API_TOKEN from the environment)
   tapwatch help
 
 sensor options:
@@ -39,13 +42,22 @@ sensor options:
       --buffer-size MiB    kernel capture buffer (default 64)
       --no-promisc         do not put the interface in promiscuous mode
       --capture-backend B  tapcap (default, reports kernel drops) or cap
-      --format F           jsonl | text (default: text on a terminal, jsonl otherwise)
+      --format F           jsonl | text | none (default: text on a terminal, jsonl otherwise)
       --sensor-id ID       sensor name in every event (default: host name)
       --stats-interval S   sensor_stats every S seconds of wall time (default 10 live, 0 for files)
       --tzsp-port P        extra UDP port decoded as TZSP (repeatable)
       --policy FILE        detection policy (YAML): authorised parties, sensor tunnels, heuristic switches
       --no-detect          decode and track only; run no heuristics
       --no-progress        no progress bar on a terminal
+
+Kafka output (with --kafka, stdout gets events only when --format is given):
+      --kafka BROKERS      produce every event to Kafka (host:port[,host:port...])
+      --kafka-config FILE  librdkafka properties file (key=value lines: TLS, SASL, bootstrap.servers...)
+      --kafka-opt K=V      one librdkafka property (repeatable; overrides --kafka-config)
+      --findings-topic T   topic for findings and finding updates (default tapwatch.findings)
+      --telemetry-topic T  topic for every other event (default tapwatch.telemetry)
+      --spool-dir DIR      keep events on disk while the broker is away (replayed in order)
+      --metrics-port N     serve Prometheus metrics on http://0.0.0.0:N/metrics
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -58,6 +70,11 @@ export async function main(argv: string[]): Promise<number> {
         return await sampleCommand(rest);
       case 'explain':
         return explainCommand(rest);
+      case 'collector': {
+        // Loaded only for this command: the sensor never needs fastify or pg.
+        const { collectorCommand } = await import('../../collector/src/cli.js');
+        return await collectorCommand(rest);
+      }
       case undefined:
       case 'help':
       case '--help':
@@ -107,6 +124,13 @@ async function sensorCommand(args: string[]): Promise<number> {
         'no-progress': { type: 'boolean' },
         policy: { type: 'string' },
         'no-detect': { type: 'boolean' },
+        kafka: { type: 'string' },
+        'kafka-config': { type: 'string' },
+        'kafka-opt': { type: 'string', multiple: true },
+        'findings-topic': { type: 'string' },
+        'telemetry-topic': { type: 'string' },
+        'spool-dir': { type: 'string' },
+        'metrics-port': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -116,8 +140,13 @@ async function sensorCommand(args: string[]): Promise<number> {
   }
   const v = parsed.values;
   if (!v.read === !v.interface) throw new UsageError('give exactly one of --read FILE or --interface IF');
-  const format = v.format ?? (process.stdout.isTTY ? 'text' : 'jsonl');
-  if (format !== 'jsonl' && format !== 'text') throw new UsageError(`--format must be jsonl or text, not '${format}'`);
+  const kafkaConf = kafkaSettings(v['kafka-config'], v['kafka-opt'] ?? []);
+  const brokers = v.kafka ?? kafkaConf.brokers;
+  if (brokers === undefined && (v['findings-topic'] || v['telemetry-topic'] || v['spool-dir'])) {
+    throw new UsageError('--findings-topic, --telemetry-topic and --spool-dir need --kafka BROKERS');
+  }
+  const format = v.format ?? (brokers !== undefined ? 'none' : process.stdout.isTTY ? 'text' : 'jsonl');
+  if (format !== 'jsonl' && format !== 'text' && format !== 'none') throw new UsageError(`--format must be jsonl or text, not '${format}'`);
   const live = v.interface !== undefined;
   const statsInterval = num(v['stats-interval'], live ? 10 : 0, 'stats-interval');
 
@@ -137,14 +166,41 @@ async function sensorCommand(args: string[]): Promise<number> {
     });
   }
 
-  const sinks: EventSink[] = [format === 'jsonl' ? new JsonlSink(1) : new TextSink(1, process.stdout.isTTY === true)];
+  // Everything that can fail on bad input happens before the Kafka producer starts.
+  const policy = v.policy ? loadPolicy(v.policy) : undefined;
+  const metricsPort = v['metrics-port'] !== undefined ? num(v['metrics-port'], 0, 'metrics-port') : undefined;
+  const sinks: EventSink[] = [];
+  if (format === 'jsonl') sinks.push(new JsonlSink(1));
+  else if (format === 'text') sinks.push(new TextSink(1, process.stdout.isTTY === true));
+  // Loaded only when asked for: stdout-only runs need neither librdkafka nor prom-client.
+  let kafka: import('./output/kafka-sink.js').KafkaSink | null = null;
+  if (brokers !== undefined) {
+    const { KafkaSink } = await import('./output/kafka-sink.js');
+    try {
+      kafka = new KafkaSink({
+        brokers,
+        librdkafka: kafkaConf.props,
+        clientId: `tapwatch-sensor-${v['sensor-id'] ?? hostname()}`,
+        topics: {
+          ...(v['findings-topic'] ? { findings: v['findings-topic'] } : {}),
+          ...(v['telemetry-topic'] ? { telemetry: v['telemetry-topic'] } : {}),
+        },
+        ...(v['spool-dir'] ? { spoolDir: v['spool-dir'] } : {}),
+        onWarning: (m) => process.stderr.write(`tapwatch: kafka: ${m}\n`),
+      });
+    } catch (err) {
+      // librdkafka refuses an unknown or invalid property when the producer is created.
+      throw new UsageError(`kafka: ${(err as Error).message}`);
+    }
+    sinks.push(kafka);
+  }
   const tzspPorts = (v['tzsp-port'] ?? []).map((p) => num(p, 0, 'tzsp-port'));
   const sensor = new Sensor(
     {
       ...(v['sensor-id'] ? { sensorId: v['sensor-id'] } : {}),
       statsIntervalSec: statsInterval,
       ...(tzspPorts.length ? { decode: { tzspPorts: [37008, ...tzspPorts] } } : {}),
-      ...(v.policy ? { policy: loadPolicy(v.policy) } : {}),
+      ...(policy ? { policy } : {}),
       detect: !v['no-detect'],
     },
     sinks,
@@ -160,6 +216,18 @@ async function sensorCommand(args: string[]): Promise<number> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 
+  let metrics: import('./metrics/metrics-server.js').MetricsServer | null = null;
+  if (metricsPort !== undefined) {
+    const { startMetricsServer } = await import('./metrics/metrics-server.js');
+    try {
+      metrics = await startMetricsServer({ port: metricsPort, sensor, sinks });
+    } catch (err) {
+      await kafka?.close(0);
+      throw new UsageError(`--metrics-port ${metricsPort}: ${(err as Error).message}`);
+    }
+  }
+
+  let undelivered = 0;
   const progress = !live && !v['no-progress'] && process.stderr.isTTY ? new ProgressBar(source, process.stderr) : null;
   const flushTimer = live ? setInterval(() => void sensor.events.flush(), 500) : null;
   try {
@@ -170,9 +238,44 @@ async function sensorCommand(args: string[]): Promise<number> {
     if (flushTimer) clearInterval(flushTimer);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    // Waits (bounded) for the broker to acknowledge; what it did not goes to the spool.
+    undelivered = (await kafka?.close()) ?? 0;
+    await metrics?.close();
   }
   for (const w of source.warnings) process.stderr.write(`tapwatch: warning: ${w}\n`);
-  return 0;
+  // Events that reached neither the broker nor a spool: a runtime error.
+  return undelivered > 0 ? 1 : 0;
+}
+
+/**
+ * librdkafka settings from --kafka-config (Java-style properties: key=value,
+ * # comments) and --kafka-opt K=V; the bootstrap servers in them name the
+ * brokers when --kafka does not.
+ */
+function kafkaSettings(file: string | undefined, opts: string[]): { brokers?: string; props: Record<string, string> } {
+  const props: Record<string, string> = {};
+  const add = (kv: string, where: string): void => {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`${where}: expected key=value, not '${kv}'`);
+    props[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
+  };
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--kafka-config: cannot read ${file}: ${(err as Error).message}`);
+    }
+    for (const line of text.split('\n')) {
+      const l = line.trim();
+      if (l && !l.startsWith('#') && !l.startsWith('!')) add(l, file);
+    }
+  }
+  for (const o of opts) add(o, '--kafka-opt');
+  const brokers = props['bootstrap.servers'] ?? props['metadata.broker.list'];
+  delete props['bootstrap.servers'];
+  delete props['metadata.broker.list'];
+  return { ...(brokers ? { brokers } : {}), props };
 }
 
 function num(s: string | undefined, dflt: number, name: string): number {

@@ -19,7 +19,7 @@ import { looksLikeSip } from './app/sip/sip-probe.js';
 import { CallTable, type CallTableOptions } from './calls/call-table.js';
 import { StreamTable, type StreamTableOptions } from './media/stream-table.js';
 import { EventEmitter } from './events/emitter.js';
-import type { EventSink, SensorStatsEvent } from './events/types.js';
+import type { EventSink, OutputStats, SensorStatsEvent } from './events/types.js';
 import { Policy } from './detect/policy.js';
 import { FindingTable } from './detect/finding-table.js';
 import { DetectionEngine } from './detect/engine.js';
@@ -98,7 +98,10 @@ export class Sensor {
   };
   readonly onPacket = (rec: PacketRecord): void => this.processPacket(rec);
 
-  constructor(opts: Partial<SensorOptions>, sinks: EventSink[]) {
+  constructor(
+    opts: Partial<SensorOptions>,
+    private readonly sinks: EventSink[],
+  ) {
     this.opts = { ...DEFAULT_SENSOR_OPTIONS, ...opts };
     this.events = new EventEmitter(this.opts.sensorId, sinks, this.opts.runId);
     this.defrag = new IpDefragmenter(this.weirds);
@@ -294,6 +297,24 @@ export class Sensor {
       },
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, peakRss: this.peakRss },
       warnings: this.warnings.slice(0, 20),
+      ...this.outputStats(),
     }) as SensorStatsEvent;
+  }
+
+  /** Sinks that queue (Kafka) report what they hold and delivered; summed, absent when none does. */
+  private outputStats(): { output?: OutputStats } {
+    let out: OutputStats | null = null;
+    for (const s of this.sinks) {
+      const st = s.stats?.();
+      if (!st) continue;
+      out ??= { queued: 0, buffered: 0, spooled: 0, delivered: 0, failed: 0, dropped: 0 };
+      out.queued += st.queued;
+      out.buffered += st.buffered;
+      out.spooled += st.spooled;
+      out.delivered += st.delivered;
+      out.failed += st.failed;
+      out.dropped += st.dropped;
+    }
+    return out ? { output: out } : {};
   }
 }

@@ -189,17 +189,14 @@ export class AppLayer {
   }
 
   private sipContext(flow: Flow, dir: 0 | 1, rec: PacketRecord, transport: string): SipContext {
-    const srcIp = formatAddr(flow.ipVersion, dir === 0 ? flow.aAddr : flow.bAddr);
-    const dstIp = formatAddr(flow.ipVersion, dir === 0 ? flow.bAddr : flow.aAddr);
-    const srcPort = dir === 0 ? flow.aPort : flow.bPort;
-    const dstPort = dir === 0 ? flow.bPort : flow.aPort;
+    // The flow formats (and caches) its endpoints once, not per message.
     if (flow.proto === 132) transport = 'sctp';
     return {
       ts: rec.ts,
-      src: `${srcIp}:${srcPort}`,
-      dst: `${dstIp}:${dstPort}`,
-      srcIp,
-      dstIp,
+      src: dir === 0 ? flow.aEndpoint() : flow.bEndpoint(),
+      dst: dir === 0 ? flow.bEndpoint() : flow.aEndpoint(),
+      srcIp: dir === 0 ? flow.aIp() : flow.bIp(),
+      dstIp: dir === 0 ? flow.bIp() : flow.aIp(),
       transport: rec.tunnelDepth > 0 ? `${transport}/${TUNNEL_KIND_NAMES[rec.tunnels[rec.tunnelDepth - 1]!.kind]}` : transport,
     };
   }

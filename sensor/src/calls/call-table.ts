@@ -414,11 +414,19 @@ export class CallTable {
 }
 
 function addUriHost(set: Set<string>, uri: string): void {
-  // sip:user@host:port;params  or  <sip:...>; cheap extraction without a full parse.
+  // sip:user@host:port;params  or  <sip:...>; cheap extraction without a full parse
+  // (and without regexes: this runs for several URIs of every SIP message).
   const at = uri.indexOf('@');
-  let rest = at >= 0 ? uri.slice(at + 1) : uri.replace(/^[a-z]+:/i, '');
-  const semi = rest.search(/[;?>]/);
-  if (semi >= 0) rest = rest.slice(0, semi);
+  let rest = at >= 0 ? uri.slice(at + 1) : uri.slice(schemeLength(uri));
+  let cut = -1;
+  for (let i = 0; i < rest.length; i++) {
+    const c = rest.charCodeAt(i);
+    if (c === 0x3b /* ; */ || c === 0x3f /* ? */ || c === 0x3e /* > */) {
+      cut = i;
+      break;
+    }
+  }
+  if (cut >= 0) rest = rest.slice(0, cut);
   if (rest.startsWith('[')) {
     const close = rest.indexOf(']');
     if (close > 0) set.add(rest.slice(1, close).toLowerCase());
@@ -426,4 +434,14 @@ function addUriHost(set: Set<string>, uri: string): void {
   }
   const colon = rest.indexOf(':');
   set.add((colon >= 0 ? rest.slice(0, colon) : rest).toLowerCase());
+}
+
+/** Length of a leading "letters:" scheme (what /^[a-z]+:/i matches), 0 when there is none. */
+function schemeLength(uri: string): number {
+  let i = 0;
+  for (; i < uri.length; i++) {
+    const c = uri.charCodeAt(i) | 0x20;
+    if (c < 0x61 || c > 0x7a) break;
+  }
+  return i > 0 && uri.charCodeAt(i) === 0x3a ? i + 1 : 0;
 }

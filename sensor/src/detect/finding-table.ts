@@ -135,6 +135,8 @@ export class FindingTable {
       evidence: r.evidence,
       ...r.fields,
     };
+    // Sinks serialise at write time (JSONL, Kafka); the table keeps updating
+    // this object so that find() returns the latest state of the finding.
     const event = this.events.emit(body as Parameters<EventEmitter['emit']>[0]) as FindingEvent;
     this.byKey.set(key, { event, lastEmitTs: r.detectedAt, dirty: false, updates: 0, changes: {} });
     return event;
@@ -157,7 +159,7 @@ export class FindingTable {
       updates: s.updates,
       evidenceIncomplete: e.evidenceIncomplete,
       changes: s.changes,
-      evidence: e.evidence,
+      evidence: { ...e.evidence },
     });
     s.changes = {};
   }

@@ -143,6 +143,23 @@ export interface SensorStatsEvent extends EventBase {
   evictions: { flowsIdle: number; flowsFull: number; streamsIdle: number; streamsFull: number; callsIdle: number; callsFull: number };
   memory: { rss: number; heapUsed: number; peakRss: number };
   warnings: string[];
+  /** What the outputs that report it (Kafka) did with the events; absent for stdout only. */
+  output?: OutputStats;
+}
+
+/** Events an output holds or has handled: sensor_stats.output, summed over the sinks. */
+export interface OutputStats {
+  /** Handed to the producer (librdkafka's queue), awaiting the broker's acknowledgement. */
+  queued: number;
+  /** Waiting in memory behind the producer's full queue. */
+  buffered: number;
+  /** Waiting in the disk spool. */
+  spooled: number;
+  delivered: number;
+  /** Delivery failed for good (e.g. message too large, not authorised). */
+  failed: number;
+  /** Dropped: buffer full with no spool (never findings), or undelivered at exit with no spool. */
+  dropped: number;
 }
 
 // ---------------------------------------------------------------- findings
@@ -266,4 +283,6 @@ export interface EventSink {
   write(event: TapwatchEvent): void;
   /** Flush buffered output; resolves when durable (stdout drained, Kafka acked...). */
   flush(): Promise<void>;
+  /** Output counters for sensor_stats.output (sinks that queue, such as Kafka). */
+  stats?(): OutputStats;
 }

@@ -9,37 +9,46 @@
  * Layout (why it looks like C):
  *  - The key of flow slot `i` lives in one 64-byte record of the Int32Array
  *    `recs` (hash, version/proto, ports, flags, 4+4 address words, LRU links,
- *    LRU tick), so a lookup compares numbers, never builds a string or an
+ *    and the flow's lastTs as a double through a Float64Array view of the
+ *    same memory), so a lookup compares numbers, never builds a string or an
  *    object, and touches one cache line of table memory besides the index.
+ *    lastTs lives here rather than on the Flow because V8 keeps every double
+ *    field of an object in a separate heap box: one more cache miss per packet.
  *  - `index` is an open-addressing hash (linear probing, power-of-two size,
- *    load <= 0.5) mapping hash slots to flow slots; -1 = empty. Deletion uses
- *    backward-shift (Knuth 6.4 Algorithm R), so probe chains stay correct
- *    without tombstones or rebuilds.
+ *    load <= 0.5) of (flow slot, full hash) pairs; flow slot -1 = empty. The
+ *    hash beside the slot number means a probe that passes other flows'
+ *    entries compares them without touching their records (no cache miss per
+ *    collision), and deletion finds home slots without touching records either.
+ *    Deletion uses backward-shift (Knuth 6.4 Algorithm R), so probe chains
+ *    stay correct without tombstones or rebuilds.
  *  - The key is canonical: the "lower" endpoint (address words, then port) is
  *    stored first, so both directions hash to the same slot. A flag says which
  *    stored endpoint is side `a` (the first packet's source), which gives the
  *    direction of each packet with one comparison.
  *  - Two intrusive LRU lists (prev/next inside the records), one per idle
  *    timeout class (0: UDP/SCTP/other, 1: TCP). A packet moves its flow to the
- *    head in O(1), at most once per LRU tick (lruGranularitySec, default 1 s),
+ *    head in O(1), at most once per LRU tick (lruGranularitySec, default 1 s;
+ *    the tick is derived from the stored lastTs, so it costs no extra field),
  *    so the list stays ordered by last activity to within a tick. `expire(now)`
  *    pops from the tails while they are idle: per-packet cost stays constant
  *    and expiry is amortised. When the table is full the least recently used
  *    flow (older of the two tails) is evicted.
  *
  * Memory per flow, measured by tests/flow/flow-table.bench.test.ts (100k IPv4
- * UDP flows, Node 20, --expose-gc): ~455 bytes of V8 heap (the Flow object
- * ~440 B: fields, two Uint32Array(4) views, the streams array; plus its slot
- * in `flows`) and ~130 bytes of ArrayBuffer memory (64 B record, 8-16 B index,
- * 4 B free stack, 32 B address slab; arrays grow by doubling, so up to 2x
- * right after a growth step). About 600 bytes per flow in all, ~150 MB at
- * the default maxFlows of 262144.
+ * UDP flows, Node 20, --expose-gc): ~495 bytes of V8 heap (the Flow object:
+ * fields, two Uint32Array(4) views, the streams array, cached endpoint text
+ * slots; plus its slot in `flows`) and ~140 bytes of ArrayBuffer memory (64 B
+ * record, 16-32 B index pairs, 4 B free stack, 32 B address slab; arrays grow
+ * by doubling, so up to 2x right after a growth step). About 640 bytes per
+ * flow in all, ~165 MB at the default maxFlows of 262144.
  *
- * Lookup cost (same benchmark, CPU time on a shared 2-core VM): ~50-60 ns for
- * an existing IPv4 UDP flow when the working set is in cache; ~1.2 us when
- * 100k flows are hit in uniformly random order, which is ~4 dependent cache
- * misses (index slot, record, flows[] slot, Flow object) at ~200-250 ns each
- * on that machine. Real traffic sits in between (packets of a flow cluster).
+ * Lookup cost (same benchmark, CPU time on a shared 2-core VM, where one
+ * dependent cache miss over 16 MiB costs ~180-190 ns): ~58 ns for an existing
+ * IPv4 UDP flow when the working set is in cache; ~710 ns when 100k flows are
+ * hit in uniformly random order (was ~1090 ns with lastTs on the Flow object
+ * and bare slot numbers in the index), i.e. ~3.7 dependent misses: index
+ * pair, record (key + lastTs), flows[] slot, Flow object. Real traffic sits in
+ * between (packets of a flow cluster).
  */
 import type { PacketRecord } from '../decode/packet.js';
 import { Flow } from './flow.js';
@@ -107,6 +116,7 @@ function nextPow2(n: number): number {
 
 // Per-flow record layout in `recs` (Int32Array, one 64-byte cache line per flow,
 // so a hit touches one line of table memory besides the index slot).
+// Words 14-15 hold lastTs as a double (Float64Array `times`, element fi * 8 + 7).
 const R_STRIDE = 16;
 const R_HASH = 0;
 /** (ipVersion << 8) | proto */
@@ -119,8 +129,9 @@ const R_LO = 4; // 4 words
 const R_HI = 8; // 4 words
 const R_PREV = 12;
 const R_NEXT = 13;
-/** LRU tick of the last relink (capture time in lruGranularitySec units; only compared for equality). */
-const R_TICK = 14;
+/** Index of lastTs in the Float64Array view: record fi's last 8 bytes. */
+const T_STRIDE = R_STRIDE / 2;
+const T_LAST = 7;
 
 const F_A_IS_LO = 1;
 const F_TCP = 2;
@@ -150,8 +161,11 @@ export class FlowTable {
   /** Flow slots ever handed out (slots below this are used or on the free stack). */
   private hiWater = 0;
   private mask = 0;
+  /** Pairs (flow slot, full hash) per hash slot; slot -1 = empty. */
   private index = new Int32Array(0);
   private recs = new Int32Array(0);
+  /** Float64Array view of `recs` (lastTs of flow fi at fi * T_STRIDE + T_LAST). */
+  private times = new Float64Array(0);
   private readonly lruHead = new Int32Array([-1, -1]);
   private readonly lruTail = new Int32Array([-1, -1]);
   private flows: (Flow | null)[] = [];
@@ -236,7 +250,7 @@ export class FlowTable {
       for (;;) {
         const fi = this.lruTail[cls]!;
         if (fi < 0) break;
-        if (this.flows[fi]!.lastTs + timeout > now) break;
+        if (this.times[fi * T_STRIDE + T_LAST]! + timeout > now) break;
         this.evictions.idle++;
         this.release(fi, 'idle');
         n++;
@@ -318,44 +332,44 @@ export class FlowTable {
     h = fmix(mix(h, ports));
 
     const index = this.index;
-    const recs = this.recs;
     const mask = this.mask;
     let slot = h & mask;
     for (;;) {
-      const fi = index[slot]!;
+      const fi = index[2 * slot]!;
       if (fi < 0) break;
-      const b = fi * R_STRIDE;
-      if (
-        recs[b + R_HASH] === h &&
-        recs[b + R_PORTS] === ports &&
-        recs[b + R_META] === meta &&
-        recs[b + R_LO] === l0 &&
-        recs[b + R_HI] === h0 &&
-        (ver === 4 ||
-          (recs[b + R_LO + 1] === (L[1]! | 0) &&
-            recs[b + R_LO + 2] === (L[2]! | 0) &&
-            recs[b + R_LO + 3] === (L[3]! | 0) &&
-            recs[b + R_HI + 1] === (H[1]! | 0) &&
-            recs[b + R_HI + 2] === (H[2]! | 0) &&
-            recs[b + R_HI + 3] === (H[3]! | 0)))
-      ) {
-        const flags = recs[b + R_FLAGS]!;
-        this.lastDirection = srcIsLo === ((flags & F_A_IS_LO) !== 0) ? 0 : 1;
-        const flow = this.flows[fi]!;
-        // Unconditional store: a compare would add a dependent load of the boxed double.
-        flow.lastTs = ts;
-        // Relink only when the LRU tick changed: a flow sending 50 packets/s
-        // moves in the list once per tick instead of 50 times (3 cache misses saved per packet).
-        const tpt = this.ticksPerSec;
-        if (tpt === 0) this.touch(fi, flags >> 1);
-        else {
-          const tick = ((ts - this.epoch) * tpt) | 0;
-          if (recs[b + R_TICK] !== tick) {
-            recs[b + R_TICK] = tick;
-            this.touch(fi, flags >> 1);
-          }
+      // The hash beside the slot number rejects other flows without touching their records.
+      if (index[2 * slot + 1] === h) {
+        const recs = this.recs;
+        const b = fi * R_STRIDE;
+        if (
+          recs[b + R_PORTS] === ports &&
+          recs[b + R_META] === meta &&
+          recs[b + R_LO] === l0 &&
+          recs[b + R_HI] === h0 &&
+          (ver === 4 ||
+            (recs[b + R_LO + 1] === (L[1]! | 0) &&
+              recs[b + R_LO + 2] === (L[2]! | 0) &&
+              recs[b + R_LO + 3] === (L[3]! | 0) &&
+              recs[b + R_HI + 1] === (H[1]! | 0) &&
+              recs[b + R_HI + 2] === (H[2]! | 0) &&
+              recs[b + R_HI + 3] === (H[3]! | 0)))
+        ) {
+          const flags = recs[b + R_FLAGS]!;
+          this.lastDirection = srcIsLo === ((flags & F_A_IS_LO) !== 0) ? 0 : 1;
+          // lastTs sits in the same record (same cache line as the key just compared).
+          const times = this.times;
+          const t = fi * T_STRIDE + T_LAST;
+          const prevTs = times[t]!;
+          times[t] = ts;
+          // Relink only when the LRU tick changed: a flow sending 50 packets/s
+          // moves in the list once per tick instead of 50 times (3 cache misses
+          // saved per packet). The tick of the previous packet is derived from
+          // its lastTs, which is exactly the tick of the last relink.
+          const tpt = this.ticksPerSec;
+          if (tpt === 0) this.touch(fi, flags >> 1);
+          else if ((((ts - this.epoch) * tpt) | 0) !== (((prevTs - this.epoch) * tpt) | 0)) this.touch(fi, flags >> 1);
+          return this.flows[fi]!;
         }
-        return flow;
       }
       slot = (slot + 1) & mask;
     }
@@ -386,10 +400,11 @@ export class FlowTable {
     const index = this.index;
     const mask = this.mask;
     let slot = h & mask;
-    while (index[slot]! >= 0) slot = (slot + 1) & mask;
+    while (index[2 * slot]! >= 0) slot = (slot + 1) & mask;
 
     const fi = this.freeTop > 0 ? this.freeStack[--this.freeTop]! : this.hiWater++;
-    index[slot] = fi;
+    index[2 * slot] = fi;
+    index[2 * slot + 1] = h;
     const recs = this.recs;
     const b = fi * R_STRIDE;
     const L = srcIsLo ? s : d;
@@ -399,7 +414,6 @@ export class FlowTable {
     recs[b + R_META] = meta;
     recs[b + R_PORTS] = ports;
     recs[b + R_FLAGS] = (srcIsLo ? F_A_IS_LO : 0) | (cls === 1 ? F_TCP : 0);
-    recs[b + R_TICK] = this.ticksPerSec === 0 ? 0 : ((ts - this.epoch) * this.ticksPerSec) | 0;
     const flow = this.spare.length > 0 ? this.spare.pop()! : new Flow();
     const words = ver === 6 ? 4 : 1; // IPv4 uses word 0 only; stale words 1..3 are ignored
     for (let i = 0; i < 4; i++) {
@@ -415,8 +429,9 @@ export class FlowTable {
     flow.aPort = sp;
     flow.bPort = dp;
     flow.firstTs = ts;
-    flow.lastTs = ts;
     flow.tableIndex = fi;
+    flow.recTimes = this.times;
+    flow.lastTs = ts;
     this.linkHead(fi, cls);
     this.size++;
     this.created++;
@@ -471,7 +486,7 @@ export class FlowTable {
     let fi: number;
     if (t0 < 0) fi = t1;
     else if (t1 < 0) fi = t0;
-    else fi = this.flows[t1]!.lastTs < this.flows[t0]!.lastTs ? t1 : t0;
+    else fi = this.times[t1 * T_STRIDE + T_LAST]! < this.times[t0 * T_STRIDE + T_LAST]! ? t1 : t0;
     if (fi < 0) return; // cannot happen while size >= cap >= 1
     this.evictions.full++;
     this.release(fi, 'full');
@@ -485,6 +500,7 @@ export class FlowTable {
     this.flows[fi] = null;
     this.freeStack[this.freeTop++] = fi;
     this.size--;
+    flow.detach();
     flow.tableIndex = -1;
     if (this.onEvict !== null) this.onEvict(flow, reason);
     flow.reset();
@@ -494,23 +510,24 @@ export class FlowTable {
   /** Backward-shift deletion: pull later members of the probe run into the hole. */
   private removeFromIndex(fi: number): void {
     const index = this.index;
-    const recs = this.recs;
     const mask = this.mask;
-    let hole = recs[fi * R_STRIDE + R_HASH]! & mask;
-    while (index[hole] !== fi) hole = (hole + 1) & mask;
+    let hole = this.recs[fi * R_STRIDE + R_HASH]! & mask;
+    while (index[2 * hole] !== fi) hole = (hole + 1) & mask;
     let j = hole;
     for (;;) {
       j = (j + 1) & mask;
-      const fj = index[j]!;
+      const fj = index[2 * j]!;
       if (fj < 0) break;
-      const home = recs[fj * R_STRIDE + R_HASH]! & mask;
+      const hj = index[2 * j + 1]!;
+      const home = hj & mask;
       // fj may move into the hole when its home slot is not cyclically inside (hole, j].
       if (((j - home) & mask) >= ((j - hole) & mask)) {
-        index[hole] = fj;
+        index[2 * hole] = fj;
+        index[2 * hole + 1] = hj;
         hole = j;
       }
     }
-    index[hole] = -1;
+    index[2 * hole] = -1;
   }
 
   /** (Re)allocate the per-slot arrays for `cap` flows and rebuild the hash index. */
@@ -519,6 +536,8 @@ export class FlowTable {
     const recs = new Int32Array(cap * R_STRIDE);
     recs.set(this.recs);
     this.recs = recs;
+    const times = new Float64Array(recs.buffer);
+    this.times = times;
     const free = new Int32Array(cap);
     free.set(this.freeStack);
     this.freeStack = free;
@@ -527,13 +546,17 @@ export class FlowTable {
 
     let slots = nextPow2(Math.max(16, cap * 2));
     if (this.indexSlotsOpt > 0) slots = nextPow2(Math.max(this.indexSlotsOpt, cap + 1));
-    const index = new Int32Array(slots).fill(-1);
+    const index = new Int32Array(2 * slots).fill(-1);
     const mask = slots - 1;
     for (let fi = 0; fi < this.hiWater; fi++) {
-      if (this.flows[fi] === null) continue;
-      let slot = recs[fi * R_STRIDE + R_HASH]! & mask;
-      while (index[slot]! >= 0) slot = (slot + 1) & mask;
-      index[slot] = fi;
+      const flow = this.flows[fi];
+      if (flow === null || flow === undefined) continue;
+      flow.recTimes = times; // the records moved
+      const h = recs[fi * R_STRIDE + R_HASH]!;
+      let slot = h & mask;
+      while (index[2 * slot]! >= 0) slot = (slot + 1) & mask;
+      index[2 * slot] = fi;
+      index[2 * slot + 1] = h;
     }
     this.index = index;
     this.mask = mask;

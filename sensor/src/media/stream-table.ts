@@ -2,9 +2,11 @@
  * The stream table: RTP streams keyed by (flow, direction, SSRC), with RFC
  * 3550 statistics, idle timeouts and a hard size limit.
  *
- * Streams hang off their flow (flow.streams, usually one or two entries), so
- * the per-packet lookup is a short linear scan with no hashing and no key
- * building. A global Set lets housekeeping expire streams by capture time.
+ * Streams hang off their flow (flow.streams, usually one or two entries), and
+ * the flow caches the last stream of each direction (flow.s0 / flow.s1), so
+ * the per-packet lookup is one field read and one SSRC compare; only an SSRC
+ * change walks the short array. No hashing, no key building. A global Set
+ * lets housekeeping expire streams by capture time.
  *
  * Classification follows Wireshark: an SDP expectation first; otherwise the
  * per-packet heuristic has already accepted the packet, and the stream is
@@ -79,21 +81,29 @@ export class StreamTable {
     transport: MediaTransport,
     describeTunnels: () => TunnelSummary[],
   ): MediaStream | null {
-    const list = flow.streams as MediaStream[];
-    let s: MediaStream | null = null;
-    for (let i = 0; i < list.length; i++) {
-      const c = list[i]!;
-      // The transport is not part of the key: a TURN client that moves from
-      // Send indications to ChannelData after ChannelBind (RFC 8656 §12)
-      // continues the same stream, as tshark counts it.
-      if (c.ssrc === ssrc && c.dir === dir) {
-        s = c;
-        break;
+    // One-entry cache per direction: the last stream this direction carried.
+    // Without it every packet walks flow.streams (its array object, its
+    // elements and each candidate stream: several cache misses with thousands of flows).
+    let s = (dir === 0 ? flow.s0 : flow.s1) as MediaStream | null;
+    if (s === null || s.ssrc !== ssrc) {
+      s = null;
+      const list = flow.streams as MediaStream[];
+      for (let i = 0; i < list.length; i++) {
+        const c = list[i]!;
+        // The transport is not part of the key: a TURN client that moves from
+        // Send indications to ChannelData after ChannelBind (RFC 8656 §12)
+        // continues the same stream, as tshark counts it.
+        if (c.ssrc === ssrc && c.dir === dir) {
+          s = c;
+          break;
+        }
       }
-    }
-    if (s === null) {
-      s = this.create(flow, dir, ssrc, transport, ts, describeTunnels);
-      if (s === null) return null;
+      if (s === null) {
+        s = this.create(flow, dir, ssrc, transport, ts, describeTunnels);
+        if (s === null) return null;
+      }
+      if (dir === 0) flow.s0 = s;
+      else flow.s1 = s;
     }
     if (s.call === null && s.expectationGeneration !== this.calls.expectations.generation) this.classify(s);
 
@@ -198,6 +208,8 @@ export class StreamTable {
     if (s.flow.id === s.flowId) {
       const i = list.indexOf(s);
       if (i >= 0) list.splice(i, 1);
+      if (s.flow.s0 === s) s.flow.s0 = null;
+      if (s.flow.s1 === s) s.flow.s1 = null;
     }
     if (!s.started) {
       this.rejected++;

@@ -1,0 +1,169 @@
+/**
+ * Collector configuration: command line > environment > config file (YAML)
+ * > defaults. KAFKA_BROKERS, DATABASE_URL and TAPWATCH_API_TOKEN are the
+ * three settings an operator must think about; everything else has a safe
+ * default. Secrets are never printed (describeConfig masks them).
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_GROUP_ID } from './names.js';
+import { TOPICS } from './topics.js';
+
+export interface CollectorConfig {
+  port: number;
+  host: string;
+  /** Comma-separated bootstrap servers; empty disables the Kafka consumer. */
+  kafkaBrokers: string;
+  groupId: string;
+  /** Consumer-group session timeout: how soon a crashed collector's partitions move to the others. */
+  kafkaSessionTimeoutMs: number;
+  topics: { findings: string; telemetry: string; dlq: string; fingerprints: string };
+  databaseUrl: string;
+  /** Bearer token for /api and /docs; empty string means "no token configured" (the API then refuses every request). */
+  apiToken: string;
+  /** Also require the token on /metrics (health probes always stay open). */
+  protectMetrics: boolean;
+  /** Rows older than this many days are deleted by the retention sweep; 0 keeps everything. */
+  retentionDays: number;
+  /** Seconds between retention sweeps. */
+  retentionIntervalSec: number;
+  /** Largest page size a client may ask for. */
+  maxPageSize: number;
+  defaultPageSize: number;
+  /** Requests per minute per client address on /api. */
+  rateLimitPerMinute: number;
+  /** Messages consumed per batch (one transaction, one commit). */
+  batchSize: number;
+  /** Longest wait for a batch to fill, in ms. */
+  batchWaitMs: number;
+  /** Transactions a batch is stored in at once, each over whole partitions. */
+  storeConcurrency: number;
+  /** Window (seconds) within which two sensors' fingerprints of one SSRC are joined. */
+  fingerprintWindowSec: number;
+}
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/tapwatch';
+
+export function defaultConfig(): CollectorConfig {
+  return {
+    port: 8080,
+    host: '127.0.0.1',
+    kafkaBrokers: '',
+    groupId: DEFAULT_GROUP_ID,
+    kafkaSessionTimeoutMs: 30_000,
+    topics: { ...TOPICS },
+    databaseUrl: DEFAULT_DATABASE_URL,
+    apiToken: '',
+    protectMetrics: false,
+    retentionDays: 30,
+    retentionIntervalSec: 3600,
+    maxPageSize: 500,
+    defaultPageSize: 50,
+    rateLimitPerMinute: 600,
+    batchSize: 2000,
+    batchWaitMs: 100,
+    storeConcurrency: 2,
+    fingerprintWindowSec: 300,
+  };
+}
+
+export class ConfigError extends Error {}
+
+/** Config-file keys (camelCase, as in CollectorConfig) plus the env-style aliases operators expect. */
+const FILE_ALIASES: Record<string, keyof CollectorConfig> = {
+  KAFKA_BROKERS: 'kafkaBrokers',
+  DATABASE_URL: 'databaseUrl',
+  TAPWATCH_API_TOKEN: 'apiToken',
+};
+
+function num(name: string, v: unknown, min: number, max: number): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max || Math.floor(n) !== n) throw new ConfigError(`${name} must be an integer in [${min}, ${max}]`);
+  return n;
+}
+
+/** Applies a plain object of overrides (config file or programmatic) with validation. */
+export function applyOverrides(cfg: CollectorConfig, o: Record<string, unknown>): CollectorConfig {
+  const out: CollectorConfig = { ...cfg, topics: { ...cfg.topics } };
+  for (const [rawKey, value] of Object.entries(o)) {
+    if (value === undefined || value === null) continue;
+    const key = (FILE_ALIASES[rawKey] ?? rawKey) as keyof CollectorConfig;
+    switch (key) {
+      case 'port': out.port = num('port', value, 0, 65535); break;
+      case 'host': case 'kafkaBrokers': case 'groupId': case 'databaseUrl': case 'apiToken':
+        if (typeof value !== 'string') throw new ConfigError(`${key} must be a string`);
+        out[key] = value;
+        break;
+      case 'protectMetrics':
+        if (typeof value !== 'boolean') throw new ConfigError('protectMetrics must be true or false');
+        out.protectMetrics = value;
+        break;
+      case 'topics': {
+        if (typeof value !== 'object') throw new ConfigError('topics must be a map');
+        for (const [t, name] of Object.entries(value as Record<string, unknown>)) {
+          if (!(t in out.topics) || typeof name !== 'string' || name === '') throw new ConfigError(`topics.${t} is not a known topic or not a name`);
+          out.topics[t as keyof CollectorConfig['topics']] = name;
+        }
+        break;
+      }
+      case 'kafkaSessionTimeoutMs': out.kafkaSessionTimeoutMs = num(key, value, 1000, 3_600_000); break;
+      case 'retentionDays': out.retentionDays = num(key, value, 0, 36500); break;
+      case 'retentionIntervalSec': out.retentionIntervalSec = num(key, value, 1, 86400 * 7); break;
+      case 'maxPageSize': out.maxPageSize = num(key, value, 1, 10000); break;
+      case 'defaultPageSize': out.defaultPageSize = num(key, value, 1, 10000); break;
+      case 'rateLimitPerMinute': out.rateLimitPerMinute = num(key, value, 1, 1_000_000); break;
+      case 'batchSize': out.batchSize = num(key, value, 1, 100_000); break;
+      case 'batchWaitMs': out.batchWaitMs = num(key, value, 1, 60_000); break;
+      case 'storeConcurrency': out.storeConcurrency = num(key, value, 1, 32); break;
+      case 'fingerprintWindowSec': out.fingerprintWindowSec = num(key, value, 1, 86400); break;
+      default:
+        throw new ConfigError(`unknown setting '${rawKey}'`);
+    }
+  }
+  if (out.defaultPageSize > out.maxPageSize) out.defaultPageSize = out.maxPageSize;
+  return out;
+}
+
+export interface LoadConfigInput {
+  /** Config file (YAML or JSON). */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Command-line overrides, highest precedence. */
+  overrides?: Record<string, unknown>;
+}
+
+export function loadConfig(input: LoadConfigInput = {}): CollectorConfig {
+  let cfg = defaultConfig();
+  if (input.file) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(input.file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${input.file}: ${(err as Error).message}`);
+    }
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${input.file} must hold a map`);
+      // A file may nest everything under `collector:` so one file can serve the sensor too.
+      const root = parsed as Record<string, unknown>;
+      const section = typeof root.collector === 'object' && root.collector !== null ? (root.collector as Record<string, unknown>) : root;
+      cfg = applyOverrides(cfg, section);
+    }
+  }
+  const env = input.env ?? process.env;
+  const fromEnv: Record<string, unknown> = {
+    kafkaBrokers: env.KAFKA_BROKERS,
+    databaseUrl: env.DATABASE_URL,
+    apiToken: env.TAPWATCH_API_TOKEN,
+    groupId: env.TAPWATCH_GROUP_ID,
+    retentionDays: env.TAPWATCH_RETENTION_DAYS,
+  };
+  cfg = applyOverrides(cfg, fromEnv);
+  if (input.overrides) cfg = applyOverrides(cfg, input.overrides);
+  return cfg;
+}
+
+/** A printable summary with secrets masked. */
+export function describeConfig(cfg: CollectorConfig): string {
+  const db = cfg.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  return `port=${cfg.port} host=${cfg.host} kafka=${cfg.kafkaBrokers || '(disabled)'} group=${cfg.groupId} db=${db} token=${cfg.apiToken ? 'set' : 'NOT SET'} retentionDays=${cfg.retentionDays}`;
+}
