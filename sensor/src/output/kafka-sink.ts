@@ -65,6 +65,8 @@ export interface KafkaSinkStats extends OutputStats {
   replayed: number;
   /** Producers restarted after a fatal (idempotence) error. */
   producerRestarts: number;
+  /** Deliveries that failed with a retriable error and were sent again. */
+  retried: number;
   lastError: string | null;
 }
 
@@ -84,6 +86,16 @@ const ERR_ALL_BROKERS_DOWN = Kafka.CODES.ERRORS.ERR__ALL_BROKERS_DOWN;
 const ERR_TRANSPORT = Kafka.CODES.ERRORS.ERR__TRANSPORT;
 const ERR_MSG_TIMED_OUT = Kafka.CODES.ERRORS.ERR__MSG_TIMED_OUT;
 const ERR_FATAL = Kafka.CODES.ERRORS.ERR__FATAL;
+const E = Kafka.CODES.ERRORS as Record<string, number>;
+/**
+ * Delivery errors that no retry can fix: the event itself or the topic is
+ * refused. Everything else is retried (see onDelivery).
+ */
+const PERMANENT_ERRORS = new Set<number>(
+  ['ERR_MSG_SIZE_TOO_LARGE', 'ERR__MSG_SIZE_TOO_LARGE', 'ERR_INVALID_MSG', 'ERR_INVALID_MSG_SIZE', 'ERR_TOPIC_AUTHORIZATION_FAILED', 'ERR_CLUSTER_AUTHORIZATION_FAILED', 'ERR__INVALID_ARG', 'ERR_RECORD_LIST_TOO_LARGE', 'ERR_INVALID_RECORD']
+    .map((n) => E[n])
+    .filter((c): c is number => typeof c === 'number'),
+);
 
 /** A flush() in progress: resolves after `remaining` settlements or at its deadline. */
 interface FlushWaiter {
@@ -337,7 +349,7 @@ export class KafkaSink implements EventSink {
   private onDelivery(p: Kafka.Producer, err: LibrdKafkaError | null, report: DeliveryReport): void {
     const item = this.inflight.get(report.opaque as number);
     if (item === undefined) return;
-    if (err && err.code === ERR_FATAL) {
+    if (err && (err.code === ERR_FATAL || (err as { isFatal?: boolean }).isFatal === true)) {
       // The idempotent producer hit a fatal error (e.g. a sequence gap after a broker
       // restart) and fails everything it holds: none of it is lost, a new producer sends it.
       this.restartProducer(p, err);
@@ -346,8 +358,11 @@ export class KafkaSink implements EventSink {
     this.inflight.delete(item.seq);
     if (err) {
       this.noteError(err);
-      if (err.code === ERR_MSG_TIMED_OUT) {
-        // Only with a user-set message.timeout.ms: try again, behind the backlog.
+      if (!PERMANENT_ERRORS.has(err.code)) {
+        // Timeouts (only with a user-set message.timeout.ms), transport and
+        // broker-side errors around an outage: never lose the event — try again,
+        // behind the backlog. A resend may duplicate an event the broker did
+        // store; it keeps its id, and the collector inserts idempotently by id.
         this.counters.retried++;
         this.toBuffer(item);
       } else {
@@ -528,6 +543,7 @@ export class KafkaSink implements EventSink {
       brokerUp: this.brokerUp === true,
       replayed: this.counters.replayed,
       producerRestarts: this.counters.restarts,
+      retried: this.counters.retried,
       lastError: this.lastError,
     };
   }
