@@ -27,6 +27,7 @@ import { callsRoutes } from './routes/calls.js';
 import { findingsRoutes } from './routes/findings.js';
 import { healthRoutes } from './routes/health.js';
 import { sensorsRoutes } from './routes/sensors.js';
+import { createSlackNotifier } from './notify/slack.js';
 import { sweepRetention } from './store/retention.js';
 
 export interface BuildOptions {
@@ -99,6 +100,9 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     return payload;
   });
 
+  // Direct Slack messages for new findings (null when no webhook is configured); fed after each DB commit, never awaited.
+  const slack = createSlackNotifier(config.slack, metrics.registry, app.log);
+
   const kafkaEnabled = opts.kafka ?? config.kafkaBrokers !== '';
   const kafka = kafkaEnabled
     ? new KafkaIngest({
@@ -110,6 +114,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
           concurrency: config.storeConcurrency,
           onStored: (o) => {
             metrics.recordBatch(o);
+            if (slack && o.newFindings.length) slack.notify(o.newFindings);
             opts.onBatchStored?.(o);
           },
         },
@@ -143,6 +148,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     if (retentionTimer) clearInterval(retentionTimer);
     if (kafka) await kafka.stop();
+    // After the consumer stopped: the last batch's findings get a moment to reach Slack.
+    if (slack) await slack.close();
   });
   return app;
 }

@@ -40,6 +40,23 @@ export interface CollectorConfig {
   storeConcurrency: number;
   /** Window (seconds) within which two sensors' fingerprints of one SSRC are joined. */
   fingerprintWindowSec: number;
+  /** Direct Slack notification of new findings (notify/slack.ts); webhookUrl '' turns it off. */
+  slack: SlackConfig;
+}
+
+export interface SlackConfig {
+  /** Slack incoming-webhook URL (secret). */
+  webhookUrl: string;
+  /** Findings below this severity are not sent. */
+  minSeverity: 'info' | 'warning' | 'critical';
+  /** Sustained messages per minute; findings beyond it are summarised. */
+  ratePerMinute: number;
+  /** Messages that may go out back to back. */
+  burst: number;
+  /** Dashboard link in each message ({sensor}, {callId}, {findingId}, {id} are filled in); '' for none. */
+  dashboardUrl: string;
+  /** The collector's public base URL, for links to GET /api/findings/:id; '' prints the path only. */
+  apiBaseUrl: string;
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/tapwatch';
@@ -64,6 +81,7 @@ export function defaultConfig(): CollectorConfig {
     batchWaitMs: 100,
     storeConcurrency: 2,
     fingerprintWindowSec: 300,
+    slack: { webhookUrl: '', minSeverity: 'warning', ratePerMinute: 20, burst: 5, dashboardUrl: '', apiBaseUrl: '' },
   };
 }
 
@@ -76,6 +94,41 @@ const FILE_ALIASES: Record<string, keyof CollectorConfig> = {
   TAPWATCH_API_TOKEN: 'apiToken',
 };
 
+/** Environment-style aliases of the `slack:` settings (config file keys are webhookUrl, minSeverity...). */
+const SLACK_ALIASES: Record<string, keyof SlackConfig> = {
+  SLACK_WEBHOOK_URL: 'webhookUrl',
+  TAPWATCH_SLACK_WEBHOOK_URL: 'webhookUrl',
+  TAPWATCH_SLACK_MIN_SEVERITY: 'minSeverity',
+  TAPWATCH_SLACK_RATE_PER_MINUTE: 'ratePerMinute',
+  TAPWATCH_SLACK_BURST: 'burst',
+  TAPWATCH_DASHBOARD_URL: 'dashboardUrl',
+  TAPWATCH_PUBLIC_URL: 'apiBaseUrl',
+};
+
+function applySlack(cur: SlackConfig, o: Record<string, unknown>): SlackConfig {
+  const out = { ...cur };
+  for (const [rawKey, value] of Object.entries(o)) {
+    if (value === undefined || value === null) continue;
+    const key = SLACK_ALIASES[rawKey] ?? (rawKey as keyof SlackConfig);
+    switch (key) {
+      case 'webhookUrl': case 'dashboardUrl': case 'apiBaseUrl':
+        if (typeof value !== 'string') throw new ConfigError(`slack.${key} must be a string`);
+        if (value !== '' && !/^https?:\/\//.test(value)) throw new ConfigError(`slack.${key} must be an http(s) URL`);
+        out[key] = value;
+        break;
+      case 'minSeverity':
+        if (value !== 'info' && value !== 'warning' && value !== 'critical') throw new ConfigError('slack.minSeverity must be info, warning or critical');
+        out.minSeverity = value;
+        break;
+      case 'ratePerMinute': out.ratePerMinute = num('slack.ratePerMinute', value, 1, 6000); break;
+      case 'burst': out.burst = num('slack.burst', value, 1, 1000); break;
+      default:
+        throw new ConfigError(`unknown setting 'slack.${rawKey}'`);
+    }
+  }
+  return out;
+}
+
 function num(name: string, v: unknown, min: number, max: number): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   if (!Number.isFinite(n) || n < min || n > max || Math.floor(n) !== n) throw new ConfigError(`${name} must be an integer in [${min}, ${max}]`);
@@ -84,7 +137,7 @@ function num(name: string, v: unknown, min: number, max: number): number {
 
 /** Applies a plain object of overrides (config file or programmatic) with validation. */
 export function applyOverrides(cfg: CollectorConfig, o: Record<string, unknown>): CollectorConfig {
-  const out: CollectorConfig = { ...cfg, topics: { ...cfg.topics } };
+  const out: CollectorConfig = { ...cfg, topics: { ...cfg.topics }, slack: { ...cfg.slack } };
   for (const [rawKey, value] of Object.entries(o)) {
     if (value === undefined || value === null) continue;
     const key = (FILE_ALIASES[rawKey] ?? rawKey) as keyof CollectorConfig;
@@ -116,7 +169,16 @@ export function applyOverrides(cfg: CollectorConfig, o: Record<string, unknown>)
       case 'batchWaitMs': out.batchWaitMs = num(key, value, 1, 60_000); break;
       case 'storeConcurrency': out.storeConcurrency = num(key, value, 1, 32); break;
       case 'fingerprintWindowSec': out.fingerprintWindowSec = num(key, value, 1, 86400); break;
+      case 'slack':
+        if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('slack must be a map');
+        out.slack = applySlack(out.slack, value as Record<string, unknown>);
+        break;
       default:
+        // SLACK_WEBHOOK_URL etc. may also stand at the top of a config file.
+        if (rawKey in SLACK_ALIASES) {
+          out.slack = applySlack(out.slack, { [rawKey]: value });
+          break;
+        }
         throw new ConfigError(`unknown setting '${rawKey}'`);
     }
   }
@@ -156,6 +218,15 @@ export function loadConfig(input: LoadConfigInput = {}): CollectorConfig {
     apiToken: env.TAPWATCH_API_TOKEN,
     groupId: env.TAPWATCH_GROUP_ID,
     retentionDays: env.TAPWATCH_RETENTION_DAYS,
+    // TAPWATCH_SLACK_WEBHOOK_URL wins over the plain SLACK_WEBHOOK_URL that Grafana's contact point also reads.
+    slack: {
+      webhookUrl: env.TAPWATCH_SLACK_WEBHOOK_URL ?? env.SLACK_WEBHOOK_URL,
+      minSeverity: env.TAPWATCH_SLACK_MIN_SEVERITY,
+      ratePerMinute: env.TAPWATCH_SLACK_RATE_PER_MINUTE,
+      burst: env.TAPWATCH_SLACK_BURST,
+      dashboardUrl: env.TAPWATCH_DASHBOARD_URL,
+      apiBaseUrl: env.TAPWATCH_PUBLIC_URL,
+    },
   };
   cfg = applyOverrides(cfg, fromEnv);
   if (input.overrides) cfg = applyOverrides(cfg, input.overrides);
@@ -165,5 +236,5 @@ export function loadConfig(input: LoadConfigInput = {}): CollectorConfig {
 /** A printable summary with secrets masked. */
 export function describeConfig(cfg: CollectorConfig): string {
   const db = cfg.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-  return `port=${cfg.port} host=${cfg.host} kafka=${cfg.kafkaBrokers || '(disabled)'} group=${cfg.groupId} db=${db} token=${cfg.apiToken ? 'set' : 'NOT SET'} retentionDays=${cfg.retentionDays}`;
+  return `port=${cfg.port} host=${cfg.host} kafka=${cfg.kafkaBrokers || '(disabled)'} group=${cfg.groupId} db=${db} token=${cfg.apiToken ? 'set' : 'NOT SET'} retentionDays=${cfg.retentionDays} slack=${cfg.slack.webhookUrl ? `on(>=${cfg.slack.minSeverity}, ${cfg.slack.ratePerMinute}/min)` : 'off'}`;
 }

@@ -32,6 +32,35 @@ export const METRICS = {
   sensorProducerQueue: 'tapwatch_collector_sensor_producer_queue',
   /** Gauge{sensor}: epoch seconds of the sensor's latest event. */
   sensorLastSeen: 'tapwatch_collector_sensor_last_seen_seconds',
+  /**
+   * Gauge{sensor}: capture time (epoch seconds) of the sensor's latest sensor_stats. A sensor
+   * sends sensor_stats (every 10 s live) even when it captures nothing, so this moving while
+   * the packet rate is 0 means "alive but blind"; this standing still means "sensor or pipeline down".
+   */
+  sensorLastStats: 'tapwatch_collector_sensor_last_stats_seconds',
+  /** Counter{sensor}: packets captured since the sensor started, from its latest sensor_stats (resets with the sensor). */
+  sensorPackets: 'tapwatch_collector_sensor_packets_total',
+  /** Counter{sensor,class}: packets per classification (sip, rtp, rtcp, stun, dtls, zrtp, other, non_ip, fragments), from the latest sensor_stats. */
+  sensorClassifiedPackets: 'tapwatch_collector_sensor_classified_packets_total',
+  /** Counter{sensor,name}: decode errors by name (the sensor's weird counters), from the latest sensor_stats. */
+  sensorDecodeErrors: 'tapwatch_collector_sensor_decode_errors_total',
+  /** Gauge{sensor,table}: entries in the sensor's tables (flows, streams, calls, expectations), latest sensor_stats. */
+  sensorTableEntries: 'tapwatch_collector_sensor_table_entries',
+  /** Gauge{sensor,table}: peak entries of the sensor's tables (flows, streams, calls) since it started. */
+  sensorTablePeakEntries: 'tapwatch_collector_sensor_table_peak_entries',
+  /** Counter{sensor,table,reason}: table evictions (table: flows | streams | calls; reason: idle | full), from the latest sensor_stats. */
+  sensorEvictions: 'tapwatch_collector_sensor_evictions_total',
+  /** Gauge{sensor}: interface drops in the latest sensor_stats. */
+  sensorInterfaceDrops: 'tapwatch_collector_sensor_interface_drops',
+  /** Gauge{sensor}: 1 when the sensor's capture cannot count drops, so a drop gauge of 0 proves nothing. */
+  sensorDropsUnavailable: 'tapwatch_collector_sensor_drops_unavailable',
+  /**
+   * Gauge{finding_id,type,severity,sensor,call_id,copy_to,relay,parties}, always 1: the most
+   * recent open critical/warning findings (at most OPEN_FINDINGS_LIMIT, stored within
+   * OPEN_FINDINGS_WINDOW_SEC), so an alert can name the call, its parties and the copy
+   * destination or relay (deploy/prometheus/rules/tapwatch.rules.yml, TapwatchOpenFinding).
+   */
+  openFindingInfo: 'tapwatch_collector_open_finding_info',
   /** Gauge: calls started and not ended (all sensors). */
   activeCalls: 'tapwatch_collector_active_calls',
   /** Gauge: streams started and not ended (all sensors). */
@@ -40,6 +69,14 @@ export const METRICS = {
   crossSensorDuplicates: 'tapwatch_collector_cross_sensor_duplicates_total',
   /** Counter{route,status}: HTTP requests answered. */
   httpRequests: 'tapwatch_collector_http_requests_total',
+  /** Counter{status,kind}: Slack webhook messages (status: sent | failed | rejected; kind: finding | summary), notify/slack.ts. */
+  slackMessages: 'tapwatch_collector_slack_messages_total',
+  /** Counter: Slack webhook requests retried after a 5xx, 429 or timeout. */
+  slackRetries: 'tapwatch_collector_slack_retries_total',
+  /** Counter{reason}: new findings not sent to Slack on their own (reason: severity | duplicate | summarized). */
+  slackFindingsSkipped: 'tapwatch_collector_slack_findings_skipped_total',
+  /** Gauge: findings waiting for the Slack rate limit. */
+  slackQueue: 'tapwatch_collector_slack_queue_findings',
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
