@@ -20,7 +20,10 @@ export const COLLECTOR_USAGE = `Usage: tapwatch collector [options]
 
 Environment: KAFKA_BROKERS (e.g. 127.0.0.1:9092), DATABASE_URL
 (default postgres://postgres@127.0.0.1:5432/tapwatch), TAPWATCH_API_TOKEN
-(bearer token for /api and /docs), TAPWATCH_GROUP_ID, TAPWATCH_RETENTION_DAYS.
+(bearer token for /api and /docs), TAPWATCH_GROUP_ID, TAPWATCH_RETENTION_DAYS,
+TAPWATCH_KAFKA_CONFIG (librdkafka properties file: TLS, SASL), TAPWATCH_SLACK_WEBHOOK_URL
+or SLACK_WEBHOOK_URL (post each new finding to Slack; docs/slack.md),
+TAPWATCH_SLACK_MIN_SEVERITY, TAPWATCH_DASHBOARD_URL, TAPWATCH_PUBLIC_URL.
 `;
 
 export async function collectorCommand(args: string[]): Promise<number> {

@@ -34,7 +34,7 @@ export interface CollectorConfig {
   rateLimitPerMinute: number;
   /** Messages consumed per batch (one transaction, one commit). */
   batchSize: number;
-  /** Longest wait for a batch to fill, in ms. */
+  /** How long an idle consumer waits for the first message of the next batch, in ms (a batch never waits to fill: docs/pipeline.md). */
   batchWaitMs: number;
   /** Transactions a batch is stored in at once, each over whole partitions. */
   storeConcurrency: number;
@@ -42,6 +42,14 @@ export interface CollectorConfig {
   fingerprintWindowSec: number;
   /** Direct Slack notification of new findings (notify/slack.ts); webhookUrl '' turns it off. */
   slack: SlackConfig;
+  /**
+   * librdkafka properties passed through to the consumer and the dead-letter
+   * producer: TLS (security.protocol, ssl.ca.location...) and SASL
+   * (sasl.mechanisms, sasl.username...), as the sensor's --kafka-config takes
+   * them (librdkafka CONFIGURATION.md). From the config file's `kafka:` map
+   * and/or a Java-style properties file named by TAPWATCH_KAFKA_CONFIG.
+   */
+  kafka: Record<string, string>;
 }
 
 export interface SlackConfig {
@@ -82,6 +90,7 @@ export function defaultConfig(): CollectorConfig {
     storeConcurrency: 2,
     fingerprintWindowSec: 300,
     slack: { webhookUrl: '', minSeverity: 'warning', ratePerMinute: 20, burst: 5, dashboardUrl: '', apiBaseUrl: '' },
+    kafka: {},
   };
 }
 
@@ -137,7 +146,7 @@ function num(name: string, v: unknown, min: number, max: number): number {
 
 /** Applies a plain object of overrides (config file or programmatic) with validation. */
 export function applyOverrides(cfg: CollectorConfig, o: Record<string, unknown>): CollectorConfig {
-  const out: CollectorConfig = { ...cfg, topics: { ...cfg.topics }, slack: { ...cfg.slack } };
+  const out: CollectorConfig = { ...cfg, topics: { ...cfg.topics }, slack: { ...cfg.slack }, kafka: { ...cfg.kafka } };
   for (const [rawKey, value] of Object.entries(o)) {
     if (value === undefined || value === null) continue;
     const key = (FILE_ALIASES[rawKey] ?? rawKey) as keyof CollectorConfig;
@@ -169,6 +178,13 @@ export function applyOverrides(cfg: CollectorConfig, o: Record<string, unknown>)
       case 'batchWaitMs': out.batchWaitMs = num(key, value, 1, 60_000); break;
       case 'storeConcurrency': out.storeConcurrency = num(key, value, 1, 32); break;
       case 'fingerprintWindowSec': out.fingerprintWindowSec = num(key, value, 1, 86400); break;
+      case 'kafka':
+        if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('kafka must be a map of librdkafka properties');
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+          if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new ConfigError(`kafka.${k} must be a string, number or boolean`);
+          setKafkaProperty(out, k, String(v));
+        }
+        break;
       case 'slack':
         if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('slack must be a map');
         out.slack = applySlack(out.slack, value as Record<string, unknown>);
@@ -184,6 +200,40 @@ export function applyOverrides(cfg: CollectorConfig, o: Record<string, unknown>)
   }
   if (out.defaultPageSize > out.maxPageSize) out.defaultPageSize = out.maxPageSize;
   return out;
+}
+
+/**
+ * One librdkafka property. The bootstrap servers name the brokers (like
+ * KAFKA_BROKERS); properties the collector sets itself for correctness
+ * (manual commits after the database commit) cannot be overridden.
+ */
+const RESERVED_KAFKA_PROPERTIES = new Set(['group.id', 'enable.auto.commit', 'enable.auto.offset.store', 'rebalance_cb', 'offset_commit_cb', 'dr_cb']);
+function setKafkaProperty(out: CollectorConfig, key: string, value: string): void {
+  if (key === 'bootstrap.servers' || key === 'metadata.broker.list') {
+    out.kafkaBrokers = value;
+    return;
+  }
+  if (RESERVED_KAFKA_PROPERTIES.has(key)) throw new ConfigError(`kafka.${key} is set by the collector itself (offsets are committed only after the database commit)`);
+  out.kafka[key] = value;
+}
+
+/** Java-style properties (key=value, # or ! comments), as kafka's own client.properties files. */
+export function readKafkaProperties(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read Kafka properties file ${file}: ${(err as Error).message}`);
+  }
+  const props: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const l = line.trim();
+    if (!l || l.startsWith('#') || l.startsWith('!')) continue;
+    const eq = l.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${file}: expected key=value, not '${l}'`);
+    props[l.slice(0, eq).trim()] = l.slice(eq + 1).trim();
+  }
+  return props;
 }
 
 export interface LoadConfigInput {
@@ -212,6 +262,8 @@ export function loadConfig(input: LoadConfigInput = {}): CollectorConfig {
     }
   }
   const env = input.env ?? process.env;
+  // A properties file first, so that KAFKA_BROKERS (below) still wins over its bootstrap.servers.
+  if (env.TAPWATCH_KAFKA_CONFIG) cfg = applyOverrides(cfg, { kafka: readKafkaProperties(env.TAPWATCH_KAFKA_CONFIG) });
   const fromEnv: Record<string, unknown> = {
     kafkaBrokers: env.KAFKA_BROKERS,
     databaseUrl: env.DATABASE_URL,
@@ -236,5 +288,5 @@ export function loadConfig(input: LoadConfigInput = {}): CollectorConfig {
 /** A printable summary with secrets masked. */
 export function describeConfig(cfg: CollectorConfig): string {
   const db = cfg.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-  return `port=${cfg.port} host=${cfg.host} kafka=${cfg.kafkaBrokers || '(disabled)'} group=${cfg.groupId} db=${db} token=${cfg.apiToken ? 'set' : 'NOT SET'} retentionDays=${cfg.retentionDays} slack=${cfg.slack.webhookUrl ? `on(>=${cfg.slack.minSeverity}, ${cfg.slack.ratePerMinute}/min)` : 'off'}`;
+  return `port=${cfg.port} host=${cfg.host} kafka=${cfg.kafkaBrokers || '(disabled)'} group=${cfg.groupId} db=${db} kafkaProps=[${Object.keys(cfg.kafka).sort().join(',')}] token=${cfg.apiToken ? 'set' : 'NOT SET'} retentionDays=${cfg.retentionDays} slack=${cfg.slack.webhookUrl ? `on(>=${cfg.slack.minSeverity}, ${cfg.slack.ratePerMinute}/min)` : 'off'}`;
 }

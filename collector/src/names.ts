@@ -54,6 +54,13 @@ export const METRICS = {
   sensorInterfaceDrops: 'tapwatch_collector_sensor_interface_drops',
   /** Gauge{sensor}: 1 when the sensor's capture cannot count drops, so a drop gauge of 0 proves nothing. */
   sensorDropsUnavailable: 'tapwatch_collector_sensor_drops_unavailable',
+  /** Gauge{sensor}: packets the sensor's shared ring dropped (native ring capture, --workers), latest sensor_stats; absent when it has no ring. */
+  sensorRingDrops: 'tapwatch_collector_sensor_ring_drops',
+  /**
+   * Gauge{sensor,state}: 1 for the capture health in the latest sensor_stats (state: ok | blind |
+   * dropping | overloaded, judged by the sensor over its last stats interval), 0 for the others.
+   */
+  sensorHealth: 'tapwatch_collector_sensor_health',
   /**
    * Gauge{finding_id,type,severity,sensor,call_id,copy_to,relay,parties}, always 1: the most
    * recent open critical/warning findings (at most OPEN_FINDINGS_LIMIT, stored within

@@ -23,6 +23,12 @@
  *       that calls back when packets are readable (no busy polling).
  *   stats() -> {received, dropped, ifDropped} from pcap_stats
  *   tstampPrecision() -> 1e9 or 1e6
+ *   startRing(ctl: Int32Array, data: Uint8Array, {statsIntervalMs}) -> start a
+ *       capture thread (pthread) that writes every packet into the shared
+ *       ring described in sensor/src/parallel/ring-layout.ts, without running
+ *       any JavaScript per packet; dispatch()/watch() are refused meanwhile
+ *       and stats() returns the thread's latest pcap_stats.
+ *   stopRing() -> stop and join that thread; CTL_CLOSED is set to 1.
  *   close()
  * Errors become JS exceptions (with .code) in open(); dispatch() returns -1
  * and lastError() explains, so the capture loop never throws.
@@ -33,6 +39,27 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <poll.h>
+#include <time.h>
+#include <errno.h>
+
+/* Slot indices and record format: sensor/src/parallel/ring-layout.ts (the contract). */
+#define CTL_WRITE 0
+#define CTL_PACKETS 16
+#define CTL_RING_DROPS 17
+#define CTL_CLOSED 18
+#define CTL_CONSUMERS 19
+#define CTL_KERNEL_RECEIVED 20
+#define CTL_KERNEL_DROPS 21
+#define CTL_IF_DROPS 22
+#define CTL_BYTES_LO 23
+#define CTL_READ_BASE 64
+#define CONTROL_INT32S (16 * (4 + 64))
+#define MAX_CONSUMERS 64
+#define RING_RECORD_HEADER 24u
+#define RING_WRAP_MARKER 0xffffffffu
+#define RING_ALIGN8(n) (((n) + 7u) & ~7u)
 
 typedef struct {
   pcap_t *pcap;
@@ -58,6 +85,24 @@ typedef struct {
   int in_callback;
   napi_async_context async_ctx_to_destroy;
   char last_error[PCAP_ERRBUF_SIZE + 64];
+  /* Native ring producer (startRing/stopRing). */
+  pthread_t ring_thread;
+  int ring_running;           /* touched by the JS thread only */
+  volatile int ring_stop;     /* JS thread -> capture thread, via __atomic */
+  int32_t *ring_ctl;          /* CONTROL_INT32S slots in a SharedArrayBuffer */
+  uint8_t *ring_data;         /* capacity bytes in a SharedArrayBuffer */
+  uint32_t ring_capacity;     /* a power of two */
+  uint32_t ring_write;        /* producer's private copy of CTL_WRITE */
+  uint32_t ring_free;         /* bytes known free at ring_write (recomputed when short) */
+  uint32_t ring_packets, ring_drops, ring_bytes;
+  int ring_linktype;
+  int ring_stats_ms;
+  napi_ref ring_ctl_ref, ring_data_ref; /* keep the views (and their buffers) alive */
+  /* Latest pcap_stats from the capture thread: pcap_stats() on Linux reads and
+     resets the socket's counters, so only one thread may call it. */
+  pthread_mutex_t stat_lock;
+  double stat_recv, stat_drop, stat_ifdrop;
+  int stat_valid;
 } tapcap_t;
 
 #define RECORD_HEADER 16u
@@ -84,8 +129,10 @@ static tapcap_t *unwrap_this(napi_env env, napi_callback_info info, size_t *argc
 }
 
 static void stop_watch(tapcap_t *t);
+static void stop_ring(tapcap_t *t);
 
 static void close_handle(tapcap_t *t) {
+  stop_ring(t);
   stop_watch(t);
   if (t->pcap != NULL) {
     pcap_close(t->pcap);
@@ -102,6 +149,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   tapcap_t *t = (tapcap_t *)data;
   close_handle(t);
+  pthread_mutex_destroy(&t->stat_lock);
   /* The poll handle (if any) frees itself in its close callback. */
   free(t);
 }
@@ -112,6 +160,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   tapcap_t *t = (tapcap_t *)calloc(1, sizeof(tapcap_t));
   if (t == NULL) return throw_code(env, "ENOMEM", "tapcap: out of memory");
   t->env = env;
+  pthread_mutex_init(&t->stat_lock, NULL);
   if (napi_wrap(env, self, t, finalize, NULL, NULL) != napi_ok) {
     free(t);
     return throw_code(env, "EINVAL", "tapcap: wrap failed");
@@ -322,6 +371,11 @@ static napi_value js_dispatch(napi_env env, napi_callback_info info) {
     if (t != NULL) snprintf(t->last_error, sizeof t->last_error, "dispatch on a closed handle");
     return ret;
   }
+  if (t->ring_running) {
+    napi_create_int32(env, -1, &ret);
+    snprintf(t->last_error, sizeof t->last_error, "dispatch while the ring capture thread runs");
+    return ret;
+  }
   void *data = NULL;
   size_t len = 0;
   bool is_buffer = false;
@@ -397,17 +451,34 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   tapcap_t *t = unwrap_this(env, info, &argc, NULL);
   struct pcap_stat ps;
   memset(&ps, 0, sizeof ps);
-  if (t == NULL || t->pcap == NULL || pcap_stats(t->pcap, &ps) != 0) {
+  double recv, drop, ifdrop;
+  if (t != NULL && t->ring_running) {
+    /* The capture thread owns pcap_stats now; read what it published last. */
+    pthread_mutex_lock(&t->stat_lock);
+    int valid = t->stat_valid;
+    recv = t->stat_recv;
+    drop = t->stat_drop;
+    ifdrop = t->stat_ifdrop;
+    pthread_mutex_unlock(&t->stat_lock);
+    if (!valid) {
+      napi_get_null(env, &ret);
+      return ret;
+    }
+  } else if (t == NULL || t->pcap == NULL || pcap_stats(t->pcap, &ps) != 0) {
     napi_get_null(env, &ret);
     return ret;
+  } else {
+    recv = (double)ps.ps_recv;
+    drop = (double)ps.ps_drop;
+    ifdrop = (double)ps.ps_ifdrop;
   }
   napi_value v;
   napi_create_object(env, &ret);
-  napi_create_double(env, (double)ps.ps_recv, &v);
+  napi_create_double(env, recv, &v);
   napi_set_named_property(env, ret, "received", v);
-  napi_create_double(env, (double)ps.ps_drop, &v);
+  napi_create_double(env, drop, &v);
   napi_set_named_property(env, ret, "dropped", v);
-  napi_create_double(env, (double)ps.ps_ifdrop, &v);
+  napi_create_double(env, ifdrop, &v);
   napi_set_named_property(env, ret, "ifDropped", v);
   return ret;
 }
@@ -512,6 +583,234 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- native ring producer: a capture thread writing into shared memory ---- */
+
+/*
+ * The layout (ring-layout.ts) in one paragraph: positions are byte counts
+ * modulo 2^32; a record is [u32 recordBytes][u32 capLen][u32 origLen]
+ * [u32 tsSec][u32 tsNsec][u32 linkType] + frame + padding to 8; a record never
+ * straddles the end, a WRAP_MARKER in the first u32 sends readers to offset 0.
+ * The producer never blocks: a packet that does not fit is dropped and
+ * counted in CTL_RING_DROPS (a blocking capture thread would only move the
+ * loss into the kernel, where it is counted less precisely).
+ */
+
+/* Free bytes at the producer's cursor: capacity minus the fill of the slowest consumer. */
+static uint32_t ring_free_bytes(tapcap_t *t) {
+  int32_t n = __atomic_load_n(&t->ring_ctl[CTL_CONSUMERS], __ATOMIC_ACQUIRE);
+  if (n < 0) n = 0;
+  if (n > MAX_CONSUMERS) n = MAX_CONSUMERS;
+  uint32_t max_fill = 0;
+  for (int32_t i = 0; i < n; i++) {
+    uint32_t rd = (uint32_t)__atomic_load_n(&t->ring_ctl[CTL_READ_BASE + 16 * i], __ATOMIC_ACQUIRE);
+    uint32_t fill = t->ring_write - rd;
+    if (fill > max_fill) max_fill = fill;
+  }
+  /* A cursor ahead of ours (consumer bug) would wrap to a huge fill: treat the ring as full then. */
+  if (max_fill > t->ring_capacity) return 0;
+  return t->ring_capacity - max_fill;
+}
+
+static void on_ring_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes) {
+  tapcap_t *t = (tapcap_t *)user;
+  uint32_t caplen = h->caplen;
+  uint32_t need = RING_ALIGN8(RING_RECORD_HEADER + caplen);
+  uint32_t mask = t->ring_capacity - 1;
+  uint32_t off = t->ring_write & mask;
+  uint32_t to_end = t->ring_capacity - off;
+  if (need > t->ring_capacity) {
+    t->ring_drops++;
+    return;
+  }
+  if (need > to_end) {
+    /* The tail is too short: a wrap marker fills it, published even if the
+       record then does not fit, so the cursor can never stick at a short tail. */
+    if (t->ring_free < to_end) t->ring_free = ring_free_bytes(t);
+    if (t->ring_free < to_end) {
+      t->ring_drops++;
+      return;
+    }
+    put_u32le(t->ring_data + off, RING_WRAP_MARKER);
+    t->ring_write += to_end;
+    t->ring_free -= to_end;
+    off = 0;
+  }
+  if (t->ring_free < need) {
+    /* Cached free space can only be too small (consumers only advance): recompute once. */
+    t->ring_free = ring_free_bytes(t);
+    if (t->ring_free < need) {
+      t->ring_drops++;
+      return;
+    }
+  }
+  uint8_t *dst = t->ring_data + off;
+  put_u32le(dst, need);
+  put_u32le(dst + 4, caplen);
+  put_u32le(dst + 8, h->len);
+  put_u32le(dst + 12, (uint32_t)h->ts.tv_sec);
+  put_u32le(dst + 16, (uint32_t)h->ts.tv_usec * (t->tstamp_nano ? 1u : 1000u));
+  put_u32le(dst + 20, (uint32_t)t->ring_linktype);
+  memcpy(dst + RING_RECORD_HEADER, bytes, caplen);
+  /* Padding is never read; leaving it unwritten saves a store per packet. */
+  t->ring_write += need;
+  t->ring_free -= need;
+  t->ring_packets++;
+  t->ring_bytes += caplen;
+}
+
+static double monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void ring_publish_stats(tapcap_t *t) {
+  struct pcap_stat ps;
+  memset(&ps, 0, sizeof ps);
+  if (pcap_stats(t->pcap, &ps) != 0) return;
+  __atomic_store_n(&t->ring_ctl[CTL_KERNEL_RECEIVED], (int32_t)ps.ps_recv, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->ring_ctl[CTL_KERNEL_DROPS], (int32_t)ps.ps_drop, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->ring_ctl[CTL_IF_DROPS], (int32_t)ps.ps_ifdrop, __ATOMIC_RELAXED);
+  pthread_mutex_lock(&t->stat_lock);
+  t->stat_recv = (double)ps.ps_recv;
+  t->stat_drop = (double)ps.ps_drop;
+  t->stat_ifdrop = (double)ps.ps_ifdrop;
+  t->stat_valid = 1;
+  pthread_mutex_unlock(&t->stat_lock);
+}
+
+static void ring_publish_cursor(tapcap_t *t) {
+  __atomic_store_n(&t->ring_ctl[CTL_PACKETS], (int32_t)t->ring_packets, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->ring_ctl[CTL_RING_DROPS], (int32_t)t->ring_drops, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->ring_ctl[CTL_BYTES_LO], (int32_t)t->ring_bytes, __ATOMIC_RELAXED);
+  /* Release: every record byte written above is visible to a consumer that acquires CTL_WRITE. */
+  __atomic_store_n(&t->ring_ctl[CTL_WRITE], (int32_t)t->ring_write, __ATOMIC_RELEASE);
+}
+
+/* How long poll() may sleep: bounds how late stopRing() is noticed. */
+#define RING_POLL_MS 20
+
+static void *ring_thread_main(void *arg) {
+  tapcap_t *t = (tapcap_t *)arg;
+  int fd = pcap_get_selectable_fd(t->pcap);
+  double next_stats = monotonic_ms();
+  while (!__atomic_load_n(&t->ring_stop, __ATOMIC_ACQUIRE)) {
+    /* Non-blocking pcap_dispatch with cnt -1 processes every packet already in the kernel buffer. */
+    int rc = pcap_dispatch(t->pcap, -1, on_ring_packet, (u_char *)t);
+    if (rc > 0) ring_publish_cursor(t);
+    double now = monotonic_ms();
+    if (now >= next_stats) {
+      ring_publish_stats(t);
+      ring_publish_cursor(t);
+      next_stats = now + t->ring_stats_ms;
+    }
+    if (rc == PCAP_ERROR) {
+      snprintf(t->last_error, sizeof t->last_error, "pcap_dispatch: %s", pcap_geterr(t->pcap));
+      break;
+    }
+    if (rc == 0 && fd >= 0) {
+      struct pollfd pfd = {fd, POLLIN, 0};
+      int wait = RING_POLL_MS;
+      double until_stats = next_stats - now;
+      if (until_stats < wait) wait = until_stats < 1 ? 1 : (int)until_stats;
+      poll(&pfd, 1, wait);
+    }
+  }
+  /* Drain what is already queued, so that a clean stop loses nothing the kernel holds. */
+  for (int i = 0; i < 64; i++) {
+    int rc = pcap_dispatch(t->pcap, -1, on_ring_packet, (u_char *)t);
+    if (rc <= 0) break;
+  }
+  ring_publish_stats(t);
+  ring_publish_cursor(t);
+  __atomic_store_n(&t->ring_ctl[CTL_CLOSED], 1, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+static void stop_ring(tapcap_t *t) {
+  if (!t->ring_running) return;
+  __atomic_store_n(&t->ring_stop, 1, __ATOMIC_RELEASE);
+  pthread_join(t->ring_thread, NULL);
+  t->ring_running = 0;
+  if (t->ring_ctl_ref != NULL) napi_delete_reference(t->env, t->ring_ctl_ref);
+  if (t->ring_data_ref != NULL) napi_delete_reference(t->env, t->ring_data_ref);
+  t->ring_ctl_ref = NULL;
+  t->ring_data_ref = NULL;
+  t->ring_ctl = NULL;
+  t->ring_data = NULL;
+}
+
+/* The data pointer and element count of a typed array over a SharedArrayBuffer (or any ArrayBuffer). */
+static int typed_array_view(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, length, data, &ab, &offset) != napi_ok) return 0;
+  return type == want && *data != NULL;
+}
+
+/* startRing(ctl: Int32Array, data: Uint8Array, opts?: {statsIntervalMs}) */
+static napi_value js_start_ring(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  tapcap_t *t = unwrap_this(env, info, &argc, argv);
+  if (t == NULL || t->pcap == NULL) return throw_code(env, "EINVAL", "tapcap.startRing: not open");
+  if (t->ring_running) return throw_code(env, "EBUSY", "tapcap.startRing: already running");
+  if (t->poll != NULL) return throw_code(env, "EBUSY", "tapcap.startRing: watch() is active; unwatch() first");
+  if (argc < 2) return throw_code(env, "EINVAL", "tapcap.startRing(ctl, data, opts): ctl and data required");
+  void *ctl = NULL, *data = NULL;
+  size_t ctl_len = 0, data_len = 0;
+  if (!typed_array_view(env, argv[0], napi_int32_array, &ctl, &ctl_len) || ctl_len < CONTROL_INT32S)
+    return throw_code(env, "EINVAL", "tapcap.startRing: ctl must be an Int32Array of CONTROL_INT32S slots");
+  if (!typed_array_view(env, argv[1], napi_uint8_array, &data, &data_len))
+    return throw_code(env, "EINVAL", "tapcap.startRing: data must be a Uint8Array");
+  if (data_len < 64 || data_len > (1u << 30) || (data_len & (data_len - 1)) != 0)
+    return throw_code(env, "EINVAL", "tapcap.startRing: data length must be a power of two in [64, 2^30]");
+  if (((uintptr_t)ctl & 3) != 0) return throw_code(env, "EINVAL", "tapcap.startRing: ctl is misaligned");
+  int stats_ms = 100;
+  if (argc >= 3) {
+    napi_valuetype ot;
+    napi_typeof(env, argv[2], &ot);
+    if (ot == napi_object) stats_ms = get_int(env, argv[2], "statsIntervalMs", 100);
+  }
+  if (stats_ms < 1) stats_ms = 1;
+  t->ring_ctl = (int32_t *)ctl;
+  t->ring_data = (uint8_t *)data;
+  t->ring_capacity = (uint32_t)data_len;
+  /* Continue from whatever cursor the control block holds (0 for a fresh one). */
+  t->ring_write = (uint32_t)__atomic_load_n(&t->ring_ctl[CTL_WRITE], __ATOMIC_ACQUIRE);
+  t->ring_packets = (uint32_t)__atomic_load_n(&t->ring_ctl[CTL_PACKETS], __ATOMIC_RELAXED);
+  t->ring_drops = (uint32_t)__atomic_load_n(&t->ring_ctl[CTL_RING_DROPS], __ATOMIC_RELAXED);
+  t->ring_bytes = (uint32_t)__atomic_load_n(&t->ring_ctl[CTL_BYTES_LO], __ATOMIC_RELAXED);
+  t->ring_free = 0; /* computed on the first packet */
+  t->ring_linktype = pcap_datalink(t->pcap);
+  t->ring_stats_ms = stats_ms;
+  t->ring_stop = 0;
+  __atomic_store_n(&t->ring_ctl[CTL_CLOSED], 0, __ATOMIC_RELEASE);
+  napi_create_reference(env, argv[0], 1, &t->ring_ctl_ref);
+  napi_create_reference(env, argv[1], 1, &t->ring_data_ref);
+  int err = pthread_create(&t->ring_thread, NULL, ring_thread_main, t);
+  if (err != 0) {
+    napi_delete_reference(env, t->ring_ctl_ref);
+    napi_delete_reference(env, t->ring_data_ref);
+    t->ring_ctl_ref = t->ring_data_ref = NULL;
+    t->ring_ctl = NULL;
+    t->ring_data = NULL;
+    return throw_code(env, "ELIVE", "tapcap.startRing: pthread_create failed");
+  }
+  t->ring_running = 1;
+  return NULL;
+}
+
+static napi_value js_stop_ring(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  tapcap_t *t = unwrap_this(env, info, &argc, NULL);
+  if (t != NULL) stop_ring(t);
+  return NULL;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   tapcap_t *t = unwrap_this(env, info, &argc, NULL);
@@ -536,6 +835,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"tstampPrecision", NULL, js_tstamp_precision, NULL, NULL, NULL, napi_default, NULL},
       {"lastError", NULL, js_last_error, NULL, NULL, NULL, napi_default, NULL},
+      {"startRing", NULL, js_start_ring, NULL, NULL, NULL, napi_default, NULL},
+      {"stopRing", NULL, js_stop_ring, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value cls;

@@ -2,7 +2,7 @@
  * `tapwatch` command line: one binary, subcommands.
  *
  *   tapwatch sensor --read FILE [--format jsonl|text]
- *   tapwatch sensor --interface IF [--filter BPF] [--snaplen N] [--buffer-size MiB] [--no-promisc]
+ *   tapwatch sensor --interface IF [--filter BPF | --no-filter] [--snaplen N] [--buffer-mb MiB] [--immediate] [--no-promisc]
  *   tapwatch sample            generate the bundled sample capture and run the sensor on it
  *
  * Exit codes: 0 ok, 1 runtime error (e.g. not a capture file, events that
@@ -16,16 +16,20 @@ import { spawnSync } from 'node:child_process';
 import { Sensor } from './sensor.js';
 import { openCaptureFile } from './capture/open-file.js';
 import { openLiveCapture } from './capture/live-capture.js';
+import { DEFAULT_BUFFER_MIB, DEFAULT_IMMEDIATE, DEFAULT_SNAPLEN } from './capture/capture-options.js';
 import { CaptureError, type PacketSource } from './capture/packet-source.js';
 import type { EventSink } from './events/types.js';
 import { JsonlSink } from './output/jsonl-sink.js';
+import { FINGERPRINTS_TOPIC } from './output/topics.js';
 import { TextSink } from './output/text-sink.js';
 import { ProgressBar } from './output/progress-bar.js';
 import { PolicyError, loadPolicy } from './detect/policy.js';
 import { FINDING_TYPES, type FindingEvent } from './events/types.js';
 import { formatFindingFull } from './output/finding-text.js';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
+import { ParallelSensor, type ParallelSensorOptions } from './parallel/parallel-sensor.js';
+import { MAX_CONSUMERS, isPowerOfTwo } from './parallel/ring-layout.js';
 
 const USAGE = `Usage:
   tapwatch sensor (--read FILE | --interface IF) [options]
@@ -37,11 +41,14 @@ const USAGE = `Usage:
 sensor options:
   -r, --read FILE          read a pcap or pcapng file
   -i, --interface IF       capture live on an interface (needs CAP_NET_RAW)
-  -f, --filter BPF         libpcap filter for live capture
+  -f, --filter BPF         libpcap filter for live capture (default: a VoIP filter, see docs/performance.md)
+      --no-filter          capture everything
       --snaplen N          bytes captured per packet (default 65535)
-      --buffer-size MiB    kernel capture buffer (default 64)
+      --buffer-mb MiB      libpcap kernel buffer (default 64; --buffer-size is the same)
+      --immediate          deliver each packet at once (default off: the kernel hands over blocks, within 50 ms)
+      --no-immediate       the default, stated
       --no-promisc         do not put the interface in promiscuous mode
-      --capture-backend B  tapcap (default, reports kernel drops) or cap
+      --capture-backend B  ring (native capture thread), tapcap (default) or cap; ring and tapcap report kernel drops
       --format F           jsonl | text | none (default: text on a terminal, jsonl otherwise)
       --sensor-id ID       sensor name in every event (default: host name)
       --stats-interval S   sensor_stats every S seconds of wall time (default 10 live, 0 for files)
@@ -49,6 +56,10 @@ sensor options:
       --policy FILE        detection policy (YAML): authorised parties, sensor tunnels, heuristic switches
       --no-detect          decode and track only; run no heuristics
       --no-progress        no progress bar on a terminal
+      --workers N          worker threads that decode and detect, sharded by call (docs/parallel.md);
+                           default: the number of cores for live capture, 1 for --read (byte-identical
+                           replays); 1 runs everything on the main thread
+      --ring-size MiB      shared packet ring between capture and workers (default 32, a power of two)
 
 Kafka output (with --kafka, stdout gets events only when --format is given):
       --kafka BROKERS      produce every event to Kafka (host:port[,host:port...])
@@ -56,6 +67,8 @@ Kafka output (with --kafka, stdout gets events only when --format is given):
       --kafka-opt K=V      one librdkafka property (repeatable; overrides --kafka-config)
       --findings-topic T   topic for findings and finding updates (default tapwatch.findings)
       --telemetry-topic T  topic for every other event (default tapwatch.telemetry)
+      --fingerprints-topic T  topic for per-stream media fingerprints (default tapwatch.fingerprints)
+      --no-fingerprints    publish no media fingerprints (the collector's cross-sensor join then misses this sensor)
       --spool-dir DIR      keep events on disk while the broker is away (replayed in order)
       --metrics-port N     serve Prometheus metrics on http://0.0.0.0:N/metrics
 `;
@@ -115,6 +128,10 @@ async function sensorCommand(args: string[]): Promise<number> {
         filter: { type: 'string', short: 'f' },
         snaplen: { type: 'string' },
         'buffer-size': { type: 'string' },
+        'buffer-mb': { type: 'string' },
+        immediate: { type: 'boolean' },
+        'no-immediate': { type: 'boolean' },
+        'no-filter': { type: 'boolean' },
         'no-promisc': { type: 'boolean' },
         'capture-backend': { type: 'string' },
         format: { type: 'string' },
@@ -129,8 +146,12 @@ async function sensorCommand(args: string[]): Promise<number> {
         'kafka-opt': { type: 'string', multiple: true },
         'findings-topic': { type: 'string' },
         'telemetry-topic': { type: 'string' },
+        'fingerprints-topic': { type: 'string' },
+        'no-fingerprints': { type: 'boolean' },
         'spool-dir': { type: 'string' },
         'metrics-port': { type: 'string' },
+        workers: { type: 'string' },
+        'ring-size': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -142,28 +163,49 @@ async function sensorCommand(args: string[]): Promise<number> {
   if (!v.read === !v.interface) throw new UsageError('give exactly one of --read FILE or --interface IF');
   const kafkaConf = kafkaSettings(v['kafka-config'], v['kafka-opt'] ?? []);
   const brokers = v.kafka ?? kafkaConf.brokers;
-  if (brokers === undefined && (v['findings-topic'] || v['telemetry-topic'] || v['spool-dir'])) {
-    throw new UsageError('--findings-topic, --telemetry-topic and --spool-dir need --kafka BROKERS');
+  if (brokers === undefined && (v['findings-topic'] || v['telemetry-topic'] || v['fingerprints-topic'] || v['spool-dir'])) {
+    throw new UsageError('--findings-topic, --telemetry-topic, --fingerprints-topic and --spool-dir need --kafka BROKERS');
   }
   const format = v.format ?? (brokers !== undefined ? 'none' : process.stdout.isTTY ? 'text' : 'jsonl');
   if (format !== 'jsonl' && format !== 'text' && format !== 'none') throw new UsageError(`--format must be jsonl or text, not '${format}'`);
   const live = v.interface !== undefined;
   const statsInterval = num(v['stats-interval'], live ? 10 : 0, 'stats-interval');
 
+  // Decided before the capture opens: with the native ring backend the capture thread writes the shards' ring.
+  // Live capture uses every core by default; a file replay stays single-threaded (and byte-identical) unless asked.
+  // The metrics endpoint reads the single-threaded sensor's tables, so it keeps the default at 1.
+  const workers = v.workers !== undefined ? num(v.workers, 1, 'workers') : live && v['metrics-port'] === undefined ? availableParallelism() : 1;
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_CONSUMERS) throw new UsageError(`--workers must be a whole number from 1 to ${MAX_CONSUMERS}`);
+  if (workers > 1 && v['metrics-port'] !== undefined) throw new UsageError('--metrics-port needs --workers 1 (the parallel sensor reports through sensor_stats)');
+
   let source: PacketSource;
+  /** `--capture-backend ring` with workers: the native capture thread, producing straight into the shards' ring. */
+  let native: import('./capture/native-ring-capture.js').NativeRingProducer | null = null;
   if (v.read !== undefined) {
     source = openCaptureFile(v.read);
   } else {
     const backend = v['capture-backend'] ?? 'tapcap';
-    if (backend !== 'tapcap' && backend !== 'cap') throw new UsageError(`--capture-backend must be tapcap or cap`);
-    source = openLiveCapture({
+    if (backend !== 'tapcap' && backend !== 'cap' && backend !== 'ring') throw new UsageError(`--capture-backend must be ring, tapcap or cap`);
+    if (v.filter !== undefined && v['no-filter']) throw new UsageError('give --filter or --no-filter, not both');
+    if (v.immediate && v['no-immediate']) throw new UsageError('give --immediate or --no-immediate, not both');
+    const liveOpts = {
       device: v.interface!,
-      filter: v.filter,
-      snaplen: num(v.snaplen, 65535, 'snaplen'),
-      bufferSizeMiB: num(v['buffer-size'], 64, 'buffer-size'),
+      ...(v['no-filter'] ? { filter: '' } : v.filter !== undefined ? { filter: v.filter } : { voipFilter: true }),
+      snaplen: num(v.snaplen, DEFAULT_SNAPLEN, 'snaplen'),
+      bufferSizeMiB: num(v['buffer-mb'] ?? v['buffer-size'], DEFAULT_BUFFER_MIB, 'buffer-mb'),
+      immediate: v.immediate === true ? true : v['no-immediate'] === true ? false : DEFAULT_IMMEDIATE,
       promiscuous: !v['no-promisc'],
-      backend,
-    });
+    };
+    if (backend === 'ring' && workers > 1) {
+      const { NativeRingProducer } = await import('./capture/native-ring-capture.js');
+      native = new NativeRingProducer(liveOpts);
+      source = nativeSourceFacade(native);
+    } else if (backend === 'ring') {
+      const { RingLiveSource } = await import('./capture/native-ring-capture.js');
+      source = new RingLiveSource(liveOpts);
+    } else {
+      source = openLiveCapture({ ...liveOpts, backend });
+    }
   }
 
   // Everything that can fail on bad input happens before the Kafka producer starts.
@@ -185,6 +227,8 @@ async function sensorCommand(args: string[]): Promise<number> {
           ...(v['findings-topic'] ? { findings: v['findings-topic'] } : {}),
           ...(v['telemetry-topic'] ? { telemetry: v['telemetry-topic'] } : {}),
         },
+        // Fingerprints are on by default with Kafka: the collector's cross-sensor join needs them.
+        fingerprintsTopic: v['no-fingerprints'] ? null : (v['fingerprints-topic'] ?? FINGERPRINTS_TOPIC),
         ...(v['spool-dir'] ? { spoolDir: v['spool-dir'] } : {}),
         onWarning: (m) => process.stderr.write(`tapwatch: kafka: ${m}\n`),
       });
@@ -195,6 +239,23 @@ async function sensorCommand(args: string[]): Promise<number> {
     sinks.push(kafka);
   }
   const tzspPorts = (v['tzsp-port'] ?? []).map((p) => num(p, 0, 'tzsp-port'));
+  if (workers > 1) {
+    const ringMiB = num(v['ring-size'], 32, 'ring-size');
+    const ringBytes = ringMiB * 1024 * 1024;
+    if (!isPowerOfTwo(ringBytes) || ringBytes > 2 ** 30) throw new UsageError('--ring-size must be a power of two MiB, at most 1024');
+    return runParallel(source, native, sinks, kafka, {
+      workers,
+      ringBytes,
+      statsIntervalSec: statsInterval,
+      whenFull: live ? 'drop' : 'wait',
+      sensor: {
+        ...(v['sensor-id'] ? { sensorId: v['sensor-id'] } : {}),
+        ...(tzspPorts.length ? { decode: { tzspPorts: [37008, ...tzspPorts] } } : {}),
+        ...(policy ? { policy: policy.config } : {}),
+        detect: !v['no-detect'],
+      },
+    }, !live && !v['no-progress'] && process.stderr.isTTY, live);
+  }
   const sensor = new Sensor(
     {
       ...(v['sensor-id'] ? { sensorId: v['sensor-id'] } : {}),
@@ -244,6 +305,59 @@ async function sensorCommand(args: string[]): Promise<number> {
   }
   for (const w of source.warnings) process.stderr.write(`tapwatch: warning: ${w}\n`);
   // Events that reached neither the broker nor a spool: a runtime error.
+  return undelivered > 0 ? 1 : 0;
+}
+
+/** The native ring producer has no PacketSource of its own; this stands in where one is named (warnings, stop). */
+function nativeSourceFacade(native: import('./capture/native-ring-capture.js').NativeRingProducer): PacketSource {
+  return {
+    kind: 'live',
+    name: native.name,
+    warnings: native.warnings,
+    run: () => Promise.reject(new Error('the native ring producer runs through ParallelSensor.runNative')),
+    stop: () => undefined,
+    stats: () => {
+      const k = native.kernelStats();
+      return { packets: 0, bytes: 0, kernelReceived: k.received, kernelDrops: k.dropped, ifDrops: k.ifDropped, dropsUnavailable: false };
+    },
+    progress: () => ({ bytesRead: 0, bytesTotal: 0 }),
+  };
+}
+
+/** `--workers N` (N > 1): the same run on the parallel sensor (docs/parallel.md). */
+async function runParallel(
+  source: PacketSource,
+  native: import('./capture/native-ring-capture.js').NativeRingProducer | null,
+  sinks: EventSink[],
+  kafka: import('./output/kafka-sink.js').KafkaSink | null,
+  opts: ParallelSensorOptions,
+  showProgress: boolean,
+  live: boolean,
+): Promise<number> {
+  const sensor = new ParallelSensor(opts, sinks);
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    sensor.stop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  let undelivered = 0;
+  const progress = showProgress ? new ProgressBar(source, process.stderr) : null;
+  const flushTimer = live ? setInterval(() => void Promise.all(sinks.map((s) => s.flush())), 500) : null;
+  try {
+    progress?.start();
+    if (native !== null) await sensor.runNative(native);
+    else await sensor.run(source);
+  } finally {
+    progress?.stop();
+    if (flushTimer) clearInterval(flushTimer);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    undelivered = (await kafka?.close()) ?? 0;
+  }
+  for (const w of source.warnings) process.stderr.write(`tapwatch: warning: ${w}\n`);
   return undelivered > 0 ? 1 : 0;
 }
 

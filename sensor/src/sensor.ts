@@ -6,6 +6,7 @@
  */
 import { hostname } from 'node:os';
 import type { CaptureStats, PacketSource } from './capture/packet-source.js';
+import { CaptureHealth } from './capture/capture-health.js';
 import { PacketRecord, TunnelKind } from './decode/packet.js';
 import { WeirdCounters } from './decode/weird.js';
 import type { DecodeContext } from './decode/context.js';
@@ -19,13 +20,15 @@ import { looksLikeSip } from './app/sip/sip-probe.js';
 import { CallTable, type CallTableOptions } from './calls/call-table.js';
 import { StreamTable, type StreamTableOptions } from './media/stream-table.js';
 import { EventEmitter } from './events/emitter.js';
-import type { EventSink, OutputStats, SensorStatsEvent } from './events/types.js';
+import type { EventSink, SensorStatsEvent } from './events/types.js';
 import { Policy } from './detect/policy.js';
 import { FindingTable } from './detect/finding-table.js';
 import { DetectionEngine } from './detect/engine.js';
 import { HEURISTICS } from './detect/registry.js';
 import type { HeuristicModule } from './detect/detector.js';
 import { DeclaredRecorders } from './detect/declared-recorders.js';
+import { ShardGate, type ShardSpec } from './parallel/shard-gate.js';
+import { outputStatsBlock } from './output/output-totals.js';
 
 export interface SensorOptions {
   sensorId: string;
@@ -45,6 +48,12 @@ export interface SensorOptions {
   /** The heuristics to run (default: every one in detect/registry.ts). */
   heuristics?: HeuristicModule[];
   runId?: string;
+  /**
+   * Run as one shard of the parallel sensor (docs/parallel.md): process
+   * signalling and the media this shard owns, skip the rest. Absent
+   * (single-threaded), nothing is checked per packet.
+   */
+  shard?: ShardSpec;
 }
 
 export const DEFAULT_SENSOR_OPTIONS: SensorOptions = {
@@ -79,10 +88,14 @@ export class Sensor {
   readonly app: AppLayer;
   readonly findings: FindingTable;
   readonly detection: DetectionEngine | null;
+  /** Ownership test of the parallel sensor; null when single-threaded. */
+  readonly shard: ShardGate | null;
   private readonly decodeCtx: DecodeContext;
   private readonly defrag: IpDefragmenter;
   private readonly opts: SensorOptions;
   private source: PacketSource | null = null;
+  /** Blind / dropping / overloaded, judged per stats interval (sensor_stats.health). */
+  readonly captureHealth = new CaptureHealth();
   private nextHousekeeping = 0;
   private lastTs = 0;
   private readonly startedAt = Date.now();
@@ -121,6 +134,7 @@ export class Sensor {
       this.calls.listener = { sdp: (o) => d.sdp(o), callEnded: (c) => d.callEnded(c) };
     }
     this.app = new AppLayer(this.calls, this.streams, this.weirds, this.detection, this.opts.policy);
+    this.shard = this.opts.shard ? new ShardGate(this.opts.shard, this.calls.expectations) : null;
     this.flows = new FlowTable({
       maxFlows: this.opts.maxFlows,
       udpIdleTimeoutSec: this.opts.udpFlowIdleSec,
@@ -159,6 +173,12 @@ export class Sensor {
     }
     const proto = rec.l4Proto;
     if (proto !== 17 && proto !== 6 && proto !== 132) return;
+    // Parallel mode: one check; a packet another shard owns goes no further.
+    const shard = this.shard;
+    if (shard !== null && !shard.admit(rec)) {
+      if (shard.scanOnly) this.scanForeign(rec);
+      return;
+    }
     const flow = this.flows.lookup(rec);
     if (flow === null) return;
     const dir = this.flows.lastDirection;
@@ -180,16 +200,30 @@ export class Sensor {
           flow.tcp = null;
         } else {
         // Not SIP or media: still look for copies of known RTP inside (ETSI X3 and similar ride on TCP).
+        // Every shard does (with --workers), each for the streams it holds.
         const emb = this.app.embedded;
         if (emb !== null && rec.payloadLength >= 16) emb.scan(flow, dir, rec, rec.payloadBuf, rec.payloadOffset, rec.payloadLength, 'tcp');
         return;
         }
       }
+      // Media over TCP (TURN, RFC 4571) belongs to one shard; SIP and the unclassified to all.
+      if (shard !== null && (flow.app === 5 /* TurnTcp */ || flow.app === 6 /* RtpTcp */) && !shard.ownsTuple(rec)) return;
       const state = (flow.tcp ??= new TcpFlowState());
       this.tcpFlow = flow;
       tcpPush(state, dir, rec.tcpSeq, rec.tcpFlags, rec.payloadBuf, rec.payloadOffset, rec.payloadLength, this.onTcpData, this.weirds, rec.ts);
       this.tcpFlow = null;
     }
+  }
+
+  /**
+   * Parallel mode: a UDP packet another shard owns and will file as "other"
+   * may still wrap a copy of a stream this shard holds (ShardGate.scanOnly).
+   */
+  private scanForeign(rec: PacketRecord): void {
+    const emb = this.app.embedded;
+    if (emb === null) return;
+    const flow = this.flows.lookup(rec);
+    if (flow !== null) emb.scan(flow, this.flows.lastDirection, rec, rec.payloadBuf, rec.payloadOffset, rec.payloadLength, 'udp');
   }
 
   private peakFlows = 0;
@@ -251,13 +285,19 @@ export class Sensor {
   }
 
   emitStats(final: boolean): SensorStatsEvent {
+    return this.events.emit(this.statsBody(final)) as SensorStatsEvent;
+  }
+
+  /** The sensor_stats body, unstamped (the parallel sensor aggregates the shards' bodies). */
+  statsBody(final: boolean): Omit<SensorStatsEvent, 'v' | 'id' | 'sensor'> {
     const cs = this.captureStats();
-    if (cs.kernelDrops > 0 || cs.ifDrops > 0) this.findings.dropsSeen = true;
+    if (cs.kernelDrops > 0 || cs.ifDrops > 0 || (cs.ringDrops ?? 0) > 0) this.findings.dropsSeen = true;
+    const health = this.captureHealth.assess(this.source?.kind === 'live', cs);
     this.notePeaks();
     const mem = process.memoryUsage();
     if (mem.rss > this.peakRss) this.peakRss = mem.rss;
     const c = this.app.counters;
-    return this.events.emit({
+    return {
       type: 'sensor_stats',
       ts: this.lastTs || Date.now() / 1000,
       final,
@@ -268,6 +308,8 @@ export class Sensor {
       kernelDrops: cs.kernelDrops,
       ifDrops: cs.ifDrops,
       dropsUnavailable: cs.dropsUnavailable,
+      ...(cs.ringDrops !== undefined ? { ringDrops: cs.ringDrops } : {}),
+      health,
       decodeErrors: this.weirds.toJSON(),
       classified: { sip: c.sip, rtp: c.rtp, rtcp: c.rtcp, stun: c.stun, dtls: c.dtls, zrtp: c.zrtp, other: c.other, nonIp: this.nonIp, fragments: this.fragments },
       sip: {
@@ -297,24 +339,8 @@ export class Sensor {
       },
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, peakRss: this.peakRss },
       warnings: this.warnings.slice(0, 20),
-      ...this.outputStats(),
-    }) as SensorStatsEvent;
+      ...outputStatsBlock(this.sinks),
+    };
   }
 
-  /** Sinks that queue (Kafka) report what they hold and delivered; summed, absent when none does. */
-  private outputStats(): { output?: OutputStats } {
-    let out: OutputStats | null = null;
-    for (const s of this.sinks) {
-      const st = s.stats?.();
-      if (!st) continue;
-      out ??= { queued: 0, buffered: 0, spooled: 0, delivered: 0, failed: 0, dropped: 0 };
-      out.queued += st.queued;
-      out.buffered += st.buffered;
-      out.spooled += st.spooled;
-      out.delivered += st.delivered;
-      out.failed += st.failed;
-      out.dropped += st.dropped;
-    }
-    return out ? { output: out } : {};
-  }
 }

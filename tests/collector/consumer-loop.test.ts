@@ -64,6 +64,41 @@ describe('ConsumerLoop', () => {
     expect(src.commits.map((c) => c[0]!.offset)).toEqual([11, 12]);
   });
 
+  it('takes the next batch without waiting while one is stored, and stores it only after that commit', async () => {
+    const asked: boolean[] = [];
+    const pending = [[m(30)], [m(31), m(32)]];
+    const log: string[] = [];
+    const commits: CommitOffset[][] = [];
+    const src: BatchSource = {
+      async next(_max, wait = true) {
+        asked.push(wait);
+        log.push(`next wait=${wait}`);
+        const b = pending.shift();
+        if (!b && wait) await new Promise((r) => setTimeout(r, 5));
+        return b ?? [];
+      },
+      async commit(o) {
+        log.push(`commit ${o.map((x) => x.offset).join(',')}`);
+        commits.push(o);
+      },
+    };
+    const loop = new ConsumerLoop(src, async (msgs) => {
+      log.push(`store ${msgs.map((x) => x.offset).join(',')}`);
+      await new Promise((r) => setTimeout(r, 10));
+      log.push(`stored ${msgs.map((x) => x.offset).join(',')}`);
+      return outcome(msgs);
+    }, { batchSize: 10, log: quiet });
+    loop.start();
+    await until(() => commits.length === 2);
+    await loop.stop();
+    // The second batch was taken (wait=false) while the first was being stored...
+    expect(log.slice(0, 4)).toEqual(['next wait=true', 'store 30', 'next wait=false', 'stored 30']);
+    // ...and stored only after the first batch's commit.
+    expect(log.indexOf('store 31,32')).toBeGreaterThan(log.indexOf('commit 31'));
+    expect(commits.map((c) => c[0]!.offset)).toEqual([31, 33]);
+    expect(asked.filter((w) => !w).length).toBeGreaterThanOrEqual(2);
+  });
+
   it('does not commit a batch that was still failing when stopped', async () => {
     const src = source([[m(20)]]);
     const loop = new ConsumerLoop(src, async () => {

@@ -70,24 +70,6 @@ if (skipWhy) console.warn(`skipping tests/deploy/alerting-e2e: ${skipWhy}`);
 /** dist/ must hold the current collector (bin/tapwatch.js runs dist/). */
 function ensureCollectorBuilt(): void {
   ensureSensorBuilt(REPO_ROOT);
-  const stale: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) {
-        const js = path.join(REPO_ROOT, 'dist', path.relative(REPO_ROOT, p)).replace(/\.ts$/, '.js');
-        if (!existsSync(js) || statSync(js).mtimeMs < statSync(p).mtimeMs) stale.push(p);
-      }
-    }
-  };
-  walk(path.join(REPO_ROOT, 'collector', 'src'));
-  if (stale.length === 0) return;
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000,
-  });
-  const js = path.join(REPO_ROOT, 'dist', 'collector', 'src', 'plugins', 'metrics.js');
-  if (!existsSync(js) || !readFileSync(js, 'utf8').includes('openFindingInfo')) throw new Error(`dist/ collector not rebuilt (tsc exit ${r.status}):\n${(r.stdout + r.stderr).slice(0, 2000)}`);
 }
 
 /**

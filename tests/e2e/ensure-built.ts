@@ -1,7 +1,7 @@
 /**
  * The live test runs the real CLI (bin/tapwatch.js -> dist/), so dist/ must
  * match the sources. Rebuild with `tsc -p tsconfig.build.json` when any
- * sensor source is newer than its compiled file. tsc emits even when some
+ * sensor, collector or test-library source is newer than its compiled file. tsc emits even when some
  * other file has a type error, so a half-finished file elsewhere in the tree
  * does not block the test; only a missing or still-stale output does.
  */
@@ -21,11 +21,14 @@ function staleSources(root: string): string[] {
       }
     }
   };
-  walk(path.join(root, 'sensor', 'src'));
+  // The folders of tsconfig.build.json whose compiled code the CLI and the tests' child processes run.
+  for (const dir of ['sensor/src', 'collector/src', 'dashboards/src', 'tests/lib', 'tests/fixtures/gen']) {
+    if (existsSync(path.join(root, dir))) walk(path.join(root, dir));
+  }
   return stale;
 }
 
-/** Makes sure dist/sensor is current; returns a note of what was done (for the log). */
+/** Makes sure dist/ is current for the sensor, the collector and the test libraries; returns a note of what was done (for the log). */
 export function ensureSensorBuilt(root: string): string {
   const before = staleSources(root);
   if (before.length === 0) return 'dist/ is current';

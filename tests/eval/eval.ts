@@ -15,6 +15,7 @@ import { Policy } from '../../sensor/src/detect/policy.js';
 import { compileEventValidator, type EventValidator } from '../../sensor/src/events/schemas.js';
 import type { SensorOptions } from '../../sensor/src/sensor.js';
 import { runSensorOnFile } from '../lib/run-sensor.js';
+import { foldFindingUpdates, runParallelOnFile } from '../parallel/run-parallel.js';
 import { findCopyStarts } from './copy-start.js';
 import { assign, describeExpected, describeFound, matches, type ExpectedFinding } from './match.js';
 import type { CorpusTrueFinding, Scenario } from './scenarios.js';
@@ -100,6 +101,8 @@ export interface EvalOptions {
   /** Heuristics to run (default: the registry). */
   heuristics?: HeuristicModule[];
   corpusAllowlist?: CorpusTrueFinding[];
+  /** Run the parallel sensor with this many worker shards (docs/parallel.md; needs dist/ built). Default 1: single-threaded. */
+  workers?: number;
   /** Called after each scenario (progress output). */
   onResult?: (r: ScenarioResult) => void;
 }
@@ -194,7 +197,11 @@ export async function evaluateScenario(scenario: Scenario, opts: EvalOptions = {
   if (scenario.label.policy) sensorOpts.policy = new Policy(scenario.label.policy);
   if (scenario.label.decode) sensorOpts.decode = scenario.label.decode;
   try {
-    const sink = await runSensorOnFile(scenario.pcap, sensorOpts);
+    const workers = opts.workers ?? 1;
+    const sink =
+      workers > 1
+        ? await runParallelOnFile(scenario.pcap, workers, sensorOpts).then((s) => (foldFindingUpdates(s.events), s))
+        : await runSensorOnFile(scenario.pcap, sensorOpts);
     const copyStarts = await findCopyStarts(scenario.pcap, scenario.label.mustFind);
     return { ...scoreScenario(scenario, sink.events, copyStarts, opts.corpusAllowlist), error: null, elapsedMs: Date.now() - started };
   } catch (err) {

@@ -11,6 +11,7 @@
  *   --heuristic ID       run only this registered heuristic (repeatable)
  *   --verbose            list every finding under every scenario
  *   --json FILE          also write the full report as JSON
+ *   --workers N          run the parallel sensor with N worker shards (docs/parallel.md)
  *
  * Exit codes: 0 pass, 1 evaluation failed, 2 usage error.
  */
@@ -30,15 +31,16 @@ interface CliOptions {
   heuristics: string[];
   verbose: boolean;
   json: string | null;
+  workers: number;
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`run-eval: ${msg}\nusage: run-eval [--no-fail] [--only NAME]... [--no-corpus | --corpus DIR] [--no-sample] [--heuristic ID]... [--verbose] [--json FILE]\n`);
+  process.stderr.write(`run-eval: ${msg}\nusage: run-eval [--no-fail] [--only NAME]... [--no-corpus | --corpus DIR] [--no-sample] [--heuristic ID]... [--verbose] [--json FILE] [--workers N]\n`);
   process.exit(2);
 }
 
 export function parseArgs(argv: string[]): CliOptions {
-  const o: CliOptions = { fail: true, only: [], corpus: undefined, sample: true, heuristics: [], verbose: false, json: null };
+  const o: CliOptions = { fail: true, only: [], corpus: undefined, sample: true, heuristics: [], verbose: false, json: null, workers: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -71,6 +73,12 @@ export function parseArgs(argv: string[]): CliOptions {
       case '--json':
         o.json = path.resolve(value());
         break;
+      case '--workers': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1) usage('--workers needs a whole number >= 1');
+        o.workers = n;
+        break;
+      }
       default:
         usage(`unknown option ${a}`);
     }
@@ -91,7 +99,7 @@ export async function main(argv: string[]): Promise<number> {
     const scenarios = loadScenarioSet({ sampleDir: tmp ?? undefined, corpus: o.corpus, only: o.only });
     if (scenarios.length === 0) usage('no scenario selected');
     process.stderr.write(`evaluating ${scenarios.length} scenario(s)...\n`);
-    const report = await runEval(scenarios, { heuristics, corpusAllowlist: loadCorpusAllowlist(defaultAllowlistPath()) });
+    const report = await runEval(scenarios, { heuristics, corpusAllowlist: loadCorpusAllowlist(defaultAllowlistPath()), workers: o.workers });
     process.stdout.write(formatReport(report, { verbose: o.verbose }) + '\n');
     if (o.json) fs.writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');
     return evalFailures(report).length === 0 || !o.fail ? 0 : 1;

@@ -11,9 +11,16 @@ import type { InMessage } from './message.js';
 import type { BatchOutcome, CommitOffset } from './pipeline.js';
 
 export interface BatchSource {
-  /** Up to max messages; may return none after a wait. */
-  next(max: number): Promise<InMessage[]>;
-  /** Commits synchronously; resolves once the broker acknowledged. */
+  /**
+   * Up to max messages, without waiting for more than the first; may return
+   * none after a wait. With wait false, only what is at hand (no waiting).
+   */
+  next(max: number, wait?: boolean): Promise<InMessage[]>;
+  /**
+   * Commits the offsets of a stored batch. It may resolve once the commit is
+   * sent rather than acknowledged: a lost commit only means a redelivery,
+   * which the idempotent store absorbs.
+   */
   commit(offsets: CommitOffset[]): Promise<void>;
 }
 
@@ -66,39 +73,44 @@ export class ConsumerLoop {
   private async run(): Promise<void> {
     const min = this.opts.retryMinMs ?? 100;
     const max = this.opts.retryMaxMs ?? 10_000;
-    const fetch = async (): Promise<InMessage[]> => {
+    const fetch = async (wait: boolean): Promise<InMessage[]> => {
       try {
-        return await this.source.next(this.opts.batchSize);
+        return await this.source.next(this.opts.batchSize, wait);
       } catch (err) {
         this.opts.log.warn({ err }, 'kafka consume failed; retrying');
         await sleep(min);
         return [];
       }
     };
-    // The next batch is fetched while the current one is stored (the fetch
-    // runs in librdkafka's thread): the broker round trip overlaps the
-    // database transaction. Commits stay in batch order, each after its own
-    // batch was stored; a prefetched batch dropped at stop is redelivered.
-    let pending: Promise<InMessage[]> = fetch();
+    // A batch is what the client holds when the loop asks, taken without
+    // waiting for more (only an empty queue is waited on, for its first
+    // message): the batch size follows the load, one event when idle and
+    // batchSize under pressure, and no event waits for a batch to fill.
+    // While the database stores a batch, the messages that arrived meanwhile
+    // are taken (again without waiting), so that their conversion to JS
+    // objects runs while this process would otherwise wait; they are stored
+    // only after this batch's offsets were committed, so commits stay in
+    // batch order. A taken batch dropped at stop is redelivered.
+    let carried: InMessage[] | null = null;
     while (!this.stopping) {
-      const messages = await pending;
-      if (this.stopping) return;
-      if (messages.length === 0) {
-        pending = fetch();
-        continue;
-      }
-      pending = fetch();
+      const messages = carried ?? (await fetch(true));
+      carried = null;
+      if (this.stopping) return; // not processed, not committed: redelivered
+      if (messages.length === 0) continue;
       let outcome: BatchOutcome | null = null;
       let delay = min;
+      let next: Promise<InMessage[]> | null = null;
       while (!outcome) {
         try {
-          outcome = await this.process(messages);
+          const storing = this.process(messages);
+          next ??= fetch(false);
+          outcome = await storing;
           this.failures = 0;
         } catch (err) {
           this.failures++;
           this.opts.log.error({ err, messages: messages.length, attempt: this.failures }, 'batch not stored; retrying the same batch');
           if (this.stopping) {
-            await pending.catch(() => undefined);
+            await next?.catch(() => undefined);
             return; // not committed: redelivered after restart or rebalance
           }
           await sleep(delay);
@@ -114,7 +126,7 @@ export class ConsumerLoop {
         // from the last commit, and the idempotent store absorbs the replay.
         this.opts.log.warn({ err }, 'offset commit failed; the batch will be redelivered and deduplicated');
       }
+      carried = await next;
     }
-    await pending.catch(() => undefined);
   }
 }

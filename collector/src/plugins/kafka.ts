@@ -3,8 +3,22 @@
  * a consumer in the collector's group subscribed to the findings, telemetry
  * and fingerprint topics with auto-commit off, a producer for the dead-letter
  * topic, and the ConsumerLoop that joins them to the pipeline. Offsets are
- * committed synchronously (commitSync) and only after the batch's database
- * commit and DLQ delivery (ingest/pipeline.ts, ingest/consumer-loop.ts).
+ * committed only after the batch's database commit and DLQ delivery
+ * (ingest/pipeline.ts, ingest/consumer-loop.ts).
+ *
+ * Throughput and latency (docs/pipeline.md):
+ *  - a batch is what librdkafka already holds, taken without waiting; only
+ *    an empty queue is waited on (batchWaitMs), for its first message. A
+ *    batch never waits to fill: node-rdkafka's consume(n) applies its timeout
+ *    to EACH message, so with a timeout a steady trickle of events (gaps
+ *    shorter than the timeout) kept one batch open until it had n messages.
+ *    The loop takes the next batch while the database stores the current one
+ *    (ingest/consumer-loop.ts);
+ *  - offsets are committed asynchronously (librdkafka's commitAsync, result
+ *    in the offset_commit_cb): commitSync blocked the event loop for a broker
+ *    round trip per batch. A commit lost to a crash or a rebalance means a
+ *    redelivery, absorbed by the idempotent store; stop() commits the last
+ *    offsets synchronously before leaving the group.
  *
  * node-rdkafka is loaded lazily, so the HTTP API and every test that does not
  * touch Kafka run without the native module.
@@ -23,6 +37,8 @@ function loadRdKafka(): typeof RdKafka {
 }
 
 const LAG_INTERVAL_MS = 5000;
+/** librdkafka's RD_KAFKA_RESP_ERR__NO_OFFSET: a commit with nothing new in it. */
+const ERR_NO_OFFSET = -168;
 
 function promisify<T>(fn: (cb: (err: RdKafka.LibrdKafkaError | null | undefined, v: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
@@ -64,7 +80,12 @@ export class KafkaIngest {
   private producer: RdKafka.HighLevelProducer | null = null;
   private loop: ConsumerLoop | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
+  /** Offsets the broker acknowledged (offset_commit_cb), for the lag gauge. */
   private readonly committed = new Map<string, number>();
+  /** The latest offsets asked to be committed, per partition: committed again, synchronously, at stop. */
+  private readonly requested = new Map<string, CommitOffset>();
+  /** Partitions assigned to this member ("topic\0partition"); null until read again after a rebalance. */
+  private assigned: Set<string> | null = null;
   /** Set by the consumer's error events; cleared when a metadata request succeeds. */
   private lastError: string | null = null;
 
@@ -74,6 +95,8 @@ export class KafkaIngest {
     const Kafka = loadRdKafka();
     const { config } = this.opts;
     const producer = new Kafka.HighLevelProducer({
+      // TLS/SASL and other librdkafka settings from the config (config.ts: kafka), first so ours win.
+      ...config.kafka,
       'metadata.broker.list': config.kafkaBrokers,
       'client.id': `tapwatch-collector-dlq`,
       'enable.idempotence': true,
@@ -87,6 +110,7 @@ export class KafkaIngest {
 
     const consumer = new Kafka.KafkaConsumer(
       {
+        ...config.kafka,
         'metadata.broker.list': config.kafkaBrokers,
         'group.id': config.groupId,
         'client.id': `tapwatch-collector`,
@@ -95,6 +119,16 @@ export class KafkaIngest {
         'rebalance_cb': true,
         'socket.keepalive.enable': true,
         'session.timeout.ms': config.kafkaSessionTimeoutMs,
+        // Reports the result of every asynchronous commit ('offset.commit').
+        offset_commit_cb: true,
+        // The broker answers a fetch once it has 64 KiB for it, or after 25 ms
+        // (librdkafka CONFIGURATION.md: fetch.min.bytes, fetch.wait.max.ms).
+        // The default (1 byte, 500 ms) answered as soon as any message was
+        // there: at 10,000 events/s that was a fetch per produce request and
+        // ~25 us of broker CPU per event; with these, ~14 us. An event alone
+        // waits at most 25 ms more (docs/pipeline.md).
+        'fetch.min.bytes': 65_536,
+        'fetch.wait.max.ms': 25,
         ...this.opts.consumerOverrides,
       },
       { 'auto.offset.reset': 'earliest' },
@@ -103,39 +137,70 @@ export class KafkaIngest {
       this.lastError = err.message;
       this.opts.log.warn({ err }, 'kafka consumer error');
     });
+    // Emitted before node-rdkafka applies the new assignment: read it lazily, at the next commit.
+    consumer.on('rebalance', () => {
+      this.assigned = null;
+    });
+    consumer.on('offset.commit', (err: RdKafka.LibrdKafkaError | null, offsets: RdKafka.TopicPartitionOffset[]) => {
+      // ERR__NO_OFFSET: nothing new to commit, not a failure.
+      if (err && err.code !== ERR_NO_OFFSET) {
+        this.opts.log.warn({ err }, 'offset commit failed; those messages will be redelivered and deduplicated');
+        return;
+      }
+      for (const o of offsets ?? []) if (o.offset >= 0) this.committed.set(`${o.topic}\0${o.partition}`, o.offset);
+    });
     await promisify<unknown>((cb) => consumer.connect({ timeout: 10_000 }, cb as never));
-    consumer.setDefaultConsumeTimeout(config.batchWaitMs);
     consumer.subscribe([config.topics.findings, config.topics.telemetry, config.topics.fingerprints]);
     this.consumer = consumer;
 
+    // node-rdkafka reads the default timeout when consume() is called, so
+    // setting it right before a call sets it for that call only.
+    const consumeUpTo = (max: number, timeoutMs: number): Promise<RdKafka.Message[]> => {
+      consumer.setDefaultConsumeTimeout(timeoutMs);
+      return promisify<RdKafka.Message[]>((cb) => consumer.consume(max, cb as never));
+    };
     const source: BatchSource = {
-      next: (max) =>
-        promisify<RdKafka.Message[]>((cb) => consumer.consume(max, cb as never)).then((msgs) =>
-          msgs.map(
-            (m): InMessage => ({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key ?? null, value: m.value, timestamp: m.timestamp }),
-          ),
-        ),
+      next: async (max, wait = true) => {
+        // What librdkafka has fetched already, without waiting (timeout 0 ends
+        // the call at the first empty poll).
+        let msgs = await consumeUpTo(max, 0);
+        if (msgs.length === 0 && wait) {
+          // Idle: wait for ONE message, then take whatever came with it.
+          msgs = await consumeUpTo(1, config.batchWaitMs);
+          if (msgs.length === 1 && max > 1) msgs = msgs.concat(await consumeUpTo(max - 1, 0));
+        }
+        return msgs.map(
+          (m): InMessage => ({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key ?? null, value: m.value, timestamp: m.timestamp }),
+        );
+      },
       commit: async (offsets: CommitOffset[]) => {
-        // Only partitions this member still owns: after a rebalance the new
-        // owner re-reads from the last commit (and the store absorbs the replay).
-        const owned = new Set(consumer.assignments().map((a) => `${a.topic}\0${a.partition}`));
-        const mine = offsets.filter((o) => owned.has(`${o.topic}\0${o.partition}`));
+        const mine = this.owned(consumer, offsets);
         if (mine.length === 0) return;
-        consumer.commitSync(mine.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+        for (const o of mine) this.requested.set(`${o.topic}\0${o.partition}`, o);
+        consumer.commit(mine.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
       },
     };
     const dlq = new KafkaDeadLetterSink(producer, config.topics.dlq);
     this.loop = new ConsumerLoop(source, (msgs) => processBatch(msgs, { ...this.opts.pipeline, dlq }), {
       batchSize: config.batchSize,
       log: this.opts.log,
-      onCommitted: (offsets) => {
-        for (const o of offsets) this.committed.set(`${o.topic}\0${o.partition}`, o.offset);
-      },
     });
     this.loop.start();
     this.lagTimer = setInterval(() => void this.updateLag(), LAG_INTERVAL_MS);
     this.lagTimer.unref();
     this.opts.log.info({ brokers: config.kafkaBrokers, group: config.groupId }, 'kafka consumer started');
+  }
+
+  /**
+   * Only partitions this member still owns: after a rebalance the new owner
+   * re-reads from the last commit (and the store absorbs the replay). The
+   * assignment is read once per rebalance, not per batch (assignments()
+   * builds a fresh array of objects in C++ on every call).
+   */
+  private owned(consumer: RdKafka.KafkaConsumer, offsets: Iterable<CommitOffset>): CommitOffset[] {
+    this.assigned ??= new Set(consumer.assignments().map((a) => `${a.topic}\0${a.partition}`));
+    const owned = this.assigned;
+    return [...offsets].filter((o) => owned.has(`${o.topic}\0${o.partition}`));
   }
 
   /** Consumer lag per assigned partition: high watermark minus our committed offset. */
@@ -193,6 +258,16 @@ export class KafkaIngest {
     await this.loop?.stop();
     this.loop = null;
     const consumer = this.consumer;
+    if (consumer) {
+      // The asynchronous commits may still be in flight: make the last ones durable before leaving the group.
+      try {
+        const last = this.owned(consumer, this.requested.values());
+        if (last.length) consumer.commitSync(last.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+      } catch (err) {
+        this.opts.log.warn({ err }, 'final offset commit failed; the last batch will be redelivered and deduplicated');
+      }
+    }
+    this.requested.clear();
     const producer = this.producer;
     this.consumer = null;
     this.producer = null;

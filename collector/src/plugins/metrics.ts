@@ -74,6 +74,9 @@ interface SensorSnapshot {
   classified: Record<string, number> | null;
   tables: Record<string, number> | null;
   evictions: Record<string, number> | null;
+  /** sensor_stats.health and .ringDrops (null from sensors that do not report them). */
+  health: string | null;
+  ring_drops: number | null;
 }
 
 interface Snapshot {
@@ -87,6 +90,9 @@ interface Snapshot {
  * few dozen names; the cap keeps a misbehaving sensor from exploding the series count.
  */
 const MAX_DECODE_ERROR_NAMES = 100;
+
+/** sensor_stats.health values (sensor/src/capture/capture-health.ts). */
+const SENSOR_HEALTH_STATES = ['ok', 'blind', 'dropping', 'overloaded'] as const;
 
 /** sensor_stats keys (camelCase) to Prometheus label values (snake_case): nonIp -> non_ip. */
 const snake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -119,7 +125,8 @@ export function createMetrics(pool: pg.Pool | null, opts: { defaultMetrics?: boo
         ),
         pool.query<SensorSnapshot>(
           `SELECT sensor, last_seen, packet_rate, kernel_drops, producer_queue, stats_ts, if_drops, drops_unavailable, packets,
-                  stats->'decodeErrors' AS decode_errors, stats->'classified' AS classified, stats->'tables' AS tables, stats->'evictions' AS evictions
+                  stats->'decodeErrors' AS decode_errors, stats->'classified' AS classified, stats->'tables' AS tables, stats->'evictions' AS evictions,
+                  stats->>'health' AS health, (stats->>'ringDrops')::bigint AS ring_drops
            FROM ${TABLES.sensors}`,
         ),
       ]);
@@ -185,6 +192,14 @@ export function createMetrics(pool: pg.Pool | null, opts: { defaultMetrics?: boo
     put({ sensor: row.sensor }, Number(row.if_drops ?? 0)));
   statsSeries(METRICS.sensorDropsUnavailable, '1 when the sensor cannot count drops (its drop gauges then prove nothing).', ['sensor'], 'gauge', (row, put) =>
     put({ sensor: row.sensor }, row.drops_unavailable ? 1 : 0));
+  statsSeries(METRICS.sensorRingDrops, "Packets the sensor's shared ring dropped (native ring capture, --workers), latest sensor_stats.", ['sensor'], 'gauge', (row, put) => {
+    if (row.ring_drops !== null) put({ sensor: row.sensor }, Number(row.ring_drops));
+  });
+  // One series per state, 1 for the current one, so `== 1` on state="blind" or "overloaded" is the alert.
+  statsSeries(METRICS.sensorHealth, "1 for the capture health in each sensor's latest sensor_stats (ok, blind, dropping, overloaded).", ['sensor', 'state'], 'gauge', (row, put) => {
+    if (row.health === null) return;
+    for (const state of SENSOR_HEALTH_STATES) put({ sensor: row.sensor, state }, row.health === state ? 1 : 0);
+  });
   statsSeries(METRICS.sensorClassifiedPackets, 'Packets per classification since the sensor started, from its latest sensor_stats.', ['sensor', 'class'], 'counter', (row, put) => {
     for (const [key, n] of Object.entries(row.classified ?? {})) put({ sensor: row.sensor, class: snake(key) }, Number(n));
   });

@@ -26,6 +26,7 @@ import { StunRecord, ChannelDataRecord, decodeStun, decodeChannelData, turnTcpFr
 import { TcpByteQueue } from './tcp-byte-queue.js';
 import { EmbeddedRtpScanner } from './embedded-rtp.js';
 import { rtpDigest, sampledDigest } from './media/rtp-digest.js';
+import { ShedDecision, type LoadShedder } from '../parallel/load-shedder.js';
 import { DtlsFacts, certificateFingerprint, walkDtlsRecords } from './media/dtls.js';
 import { ZrtpRecord, decodeZrtp, zrtpHelloHash, zrtpVersionString } from './media/zrtp.js';
 import type { DetectionEngine } from '../detect/engine.js';
@@ -33,6 +34,9 @@ import { RtpObservation, type SipObservation } from '../detect/observations.js';
 import type { Policy } from '../detect/policy.js';
 import type { SipMessage } from './sip/sip-message.js';
 import type { Call } from '../calls/call.js';
+
+/** Seed of the payload hash shared by the detectors and the fingerprints. */
+const PAYLOAD_DIGEST_SEED = 0x51;
 
 /** What a flow carries, pinned after the first decisive packet. */
 export const enum FlowApp {
@@ -99,6 +103,8 @@ export class AppLayer {
   /** Searches non-media payloads for embedded copies of known RTP (only when a detector listens). */
   readonly embedded: EmbeddedRtpScanner | null;
   private readonly zrtp = new ZrtpRecord();
+  /** Parallel sensor under overload (parallel/load-shedder.ts); null otherwise: one check per RTP packet. */
+  shed: LoadShedder | null = null;
 
   constructor(
     private readonly calls: CallTable,
@@ -291,8 +297,19 @@ export class AppLayer {
     }
     this.counters.rtp++;
     const s = this.streams.onRtp(flow, dir, h.ssrc, h.sequence, h.timestamp, h.payloadType, h.marker, len, rec.ts, rec.ttl, transport, this.describeTunnels);
+    // Overload: optional work for streams of unsuspicious calls goes first (never the counting above).
+    const shed = this.shed !== null && s !== null && this.shed.level !== 0 ? this.shed.decide(s, h.sequence) : ShedDecision.Full;
+    // Cross-sensor fingerprints (null unless a sink takes them): header tuple and a payload hash, never payload bytes.
+    // The payload hash is computed once for both consumers (-1: not yet).
+    const fp = this.streams.fingerprints;
+    let payloadDigest = -1;
+    if (s !== null && fp !== null && shed === ShedDecision.Full) {
+      payloadDigest = sampledDigest(buf, h.payloadOffset, h.payloadLength, PAYLOAD_DIGEST_SEED);
+      // `| 0`: int32 travels as a small integer, a uint32 above 2^31 would be boxed per call.
+      fp.onRtp(s, h.sequence, h.timestamp | 0, h.marker, h.payloadType, h.payloadLength, payloadDigest | 0, this.rtpObs.describeTunnels);
+    }
     const det = this.detection;
-    if (s === null || det === null || !det.wantsRtp) return;
+    if (s === null || det === null || !det.wantsRtp || shed === ShedDecision.Count) return;
     const o = this.rtpObs;
     o.stream = s;
     o.ts = rec.ts;
@@ -304,7 +321,7 @@ export class AppLayer {
     o.payloadLength = h.payloadLength;
     o.csrcCount = h.csrcCount;
     o.digest = rtpDigest(buf, off, len);
-    o.payloadDigest = sampledDigest(buf, h.payloadOffset, h.payloadLength, 0x51);
+    o.payloadDigest = payloadDigest >= 0 ? payloadDigest : sampledDigest(buf, h.payloadOffset, h.payloadLength, PAYLOAD_DIGEST_SEED);
     o.ipId = rec.ipId;
     o.ipChecksum = rec.ipChecksum;
     o.ttl = rec.ttl;

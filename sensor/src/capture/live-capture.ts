@@ -27,6 +27,13 @@ import type { PacketRecord } from '../decode/packet.js';
 import { CaptureError, type CaptureStats, type PacketSource, type SourceProgress } from './packet-source.js';
 import { readU32 } from './byte-order.js';
 import {
+  DEFAULT_BUFFER_MIB,
+  DEFAULT_IMMEDIATE,
+  DEFAULT_READ_TIMEOUT_MS,
+  DEFAULT_SNAPLEN,
+  defaultFilterCandidates,
+} from './capture-options.js';
+import {
   LINKTYPE_ETHERNET,
   LINKTYPE_LINUX_SLL,
   LINKTYPE_NULL,
@@ -36,56 +43,27 @@ import {
 export interface LiveCaptureOptions {
   /** Interface name, e.g. 'eth0', 'lo', 'any'. */
   device: string;
-  /** BPF filter (pcap-filter(7)); compiled with optimisation. Empty or absent: everything. See VOIP_BPF_FILTER. */
+  /**
+   * BPF filter (pcap-filter(7)); compiled with optimisation. Empty: everything.
+   * Absent: everything, unless voipFilter is set (the CLI sets it).
+   */
   filter?: string;
-  /** Bytes kept per packet. Default 65535: SIP over UDP is often fragmented and a short snaplen would cut the fragments. */
+  /** With no `filter`: use the VoIP default filter (capture-options.ts VOIP_BPF_FILTER, with fallbacks per link type). */
+  voipFilter?: boolean;
+  /** Bytes kept per packet. Default 65535 (capture-options.ts says why). */
   snaplen?: number;
-  /** Kernel ring size in MiB (pcap_set_buffer_size). Default 64. */
+  /** Kernel ring size in MiB (pcap_set_buffer_size). Default 64 (capture-options.ts: how to size it). */
   bufferSizeMiB?: number;
   /** Default true: a mirror port delivers frames for other MACs. */
   promiscuous?: boolean;
-  /** Deliver packets as they arrive rather than when a kernel block fills (pcap_set_immediate_mode). Default true. */
+  /** Deliver each packet as it arrives (pcap_set_immediate_mode) rather than a kernel block at a time. Default false. */
   immediate?: boolean;
   /** Default 'tapcap'; falls back to 'cap' with a warning when the addon is not built. */
   backend?: 'tapcap' | 'cap';
 }
 
-/**
- * A default capture filter for VoIP monitoring. Not applied unless asked for.
- * It lets through:
- *  - SIP on its registered ports 5060/5061 over UDP, TCP and SCTP;
- *  - UDP whose source and destination ports are both >= 1024 (RTP, RTCP,
- *    SRTP, STUN/TURN, DTLS-SRTP, and the UDP tunnels below in the usual case);
- *  - UDP tunnels by port whatever their source port: VXLAN 4789, Geneve 6081,
- *    TZSP 37008, Juniper jmirror 30030; HEP/EEP 9060 over UDP and TCP;
- *  - GRE (incl. ERSPAN and TEB) and IP-in-IP / 6in4 / 4in6 over IPv4 and IPv6;
- *  - IPv4 fragments (MF set or non-zero offset) and IPv6 packets whose first
- *    extension header is a Fragment header, so fragmented SIP reassembles;
- *  - the same again inside one 802.1Q/802.1ad tag (`or (vlan and (...))`: in
- *    BPF `vlan` shifts the offsets of everything after it).
- * It drops TCP outside the SIP/HEP ports (SIP or RTP over TCP on other ports,
- * ETSI X2/X3 over TCP), MPLS-labelled traffic and double-tagged frames: use
- * no filter, or extend this one, when those matter.
- */
-const VOIP_BPF_CORE =
-  'port 5060 or port 5061 or port 9060' +
-  ' or (udp and src portrange 1024-65535 and dst portrange 1024-65535)' +
-  ' or udp port 4789 or udp port 6081 or udp port 37008 or udp port 30030' +
-  ' or ip proto 47 or ip6 proto 47 or ip proto 4 or ip proto 41 or ip6 proto 4 or ip6 proto 41' +
-  ' or (ip and ip[6:2] & 0x3fff != 0) or ip6 proto 44';
-export const VOIP_BPF_FILTER = `(${VOIP_BPF_CORE}) or (vlan and (${VOIP_BPF_CORE}))`;
+export { VOIP_BPF_FILTER, VOIP_BPF_FILTER_NO_VLAN, VOIP_BPF_FILTER_IP_ONLY } from './capture-options.js';
 
-/**
- * VOIP_BPF_FILTER without the VLAN half, for the `any` device: libpcap
- * refuses `vlan` on Linux cooked captures ("no VLAN support for Linux cooked
- * v2"), where the kernel has already removed the tag anyway.
- */
-export const VOIP_BPF_FILTER_NO_VLAN = VOIP_BPF_CORE;
-
-const DEFAULT_SNAPLEN = 65535;
-const DEFAULT_BUFFER_MIB = 64;
-/** Read timeout for non-immediate mode: how long the kernel may hold a partly filled block. */
-const READ_TIMEOUT_MS = 100;
 /** Packets per native call: amortises the JS<->C transition without monopolising the loop. */
 const MAX_PACKETS_PER_DISPATCH = 4096;
 /** Batches per wake-up before giving timers and I/O a turn (the fd stays readable, so we are called again). */
@@ -94,7 +72,7 @@ const MAX_BATCHES_PER_WAKEUP = 16;
 const POLL_FALLBACK_MS = 250;
 
 /** The addon's JavaScript surface (sensor/native/tapcap.c). */
-interface TapcapHandle {
+export interface TapcapHandle {
   open(
     device: string,
     opts: { snaplen: number; bufferSize: number; promisc: boolean; immediate: boolean; timeoutMs: number; filter: string },
@@ -106,9 +84,13 @@ interface TapcapHandle {
   stats(): { received: number; dropped: number; ifDropped: number } | null;
   tstampPrecision(): number;
   lastError(): string;
+  /** Start the native capture thread writing into the shared ring (sensor/src/parallel/ring-layout.ts). */
+  startRing(ctl: Int32Array, data: Uint8Array, opts?: { statsIntervalMs?: number }): void;
+  /** Stop and join it; CTL_CLOSED becomes 1. */
+  stopRing(): void;
   close(): void;
 }
-interface TapcapAddon {
+export interface TapcapAddon {
   Tapcap: new () => TapcapHandle;
   libVersion(): string;
 }
@@ -154,6 +136,47 @@ function liveError(device: string, err: unknown): CaptureError {
   return ce;
 }
 
+/** An open tapcap handle and what was chosen for it. */
+export interface OpenedTapcap {
+  handle: TapcapHandle;
+  linkType: number;
+  /** The filter in force ('' for none). */
+  filter: string;
+  warnings: string[];
+}
+
+/**
+ * Open `opts.device` with the addon, applying the options and their
+ * defaults. With no filter and voipFilter set, tries the default VoIP filter
+ * and its fallbacks for link types that reject `vlan`/`mpls` or `arp`.
+ * Throws CaptureError('ELIVE').
+ */
+export function openTapcap(addon: TapcapAddon, opts: LiveCaptureOptions): OpenedTapcap {
+  const warnings: string[] = [];
+  const candidates = opts.filter !== undefined ? [opts.filter] : opts.voipFilter ? defaultFilterCandidates(opts.device) : [''];
+  const settings = {
+    snaplen: opts.snaplen ?? DEFAULT_SNAPLEN,
+    bufferSize: Math.round((opts.bufferSizeMiB ?? DEFAULT_BUFFER_MIB) * 1024 * 1024),
+    promisc: opts.promiscuous ?? true,
+    immediate: opts.immediate ?? DEFAULT_IMMEDIATE,
+    timeoutMs: DEFAULT_READ_TIMEOUT_MS,
+  };
+  let lastErr: unknown = null;
+  for (let i = 0; i < candidates.length; i++) {
+    const handle = new addon.Tapcap();
+    try {
+      const linkType = handle.open(opts.device, { ...settings, filter: candidates[i]! });
+      if (i > 0) warnings.push(`${opts.device}: link type ${linkType} rejects part of the default filter; using a reduced VoIP filter`);
+      return { handle, linkType, filter: candidates[i]!, warnings };
+    } catch (err) {
+      lastErr = err;
+      // Only a default filter that does not compile for this link type is worth another try.
+      if ((err as { code?: string }).code !== 'EFILTER' || opts.filter !== undefined) break;
+    }
+  }
+  throw liveError(opts.device, lastErr);
+}
+
 /** Open a live capture. Throws CaptureError('ELIVE') when the interface cannot be opened or the filter does not compile. */
 export function openLiveCapture(opts: LiveCaptureOptions): PacketSource {
   const backend = opts.backend ?? 'tapcap';
@@ -174,6 +197,8 @@ function emptyStats(dropsUnavailable: boolean): CaptureStats {
 class TapcapLiveSource implements PacketSource {
   readonly kind = 'live' as const;
   readonly name: string;
+  /** The BPF filter in force ('' for none). */
+  readonly filter: string;
   readonly warnings: string[] = [];
   readonly linkType: number;
   private readonly handle: TapcapHandle;
@@ -191,19 +216,11 @@ class TapcapLiveSource implements PacketSource {
   constructor(addon: TapcapAddon, opts: LiveCaptureOptions) {
     this.name = opts.device;
     const snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
-    this.handle = new addon.Tapcap();
-    try {
-      this.linkType = this.handle.open(opts.device, {
-        snaplen,
-        bufferSize: Math.round((opts.bufferSizeMiB ?? DEFAULT_BUFFER_MIB) * 1024 * 1024),
-        promisc: opts.promiscuous ?? true,
-        immediate: opts.immediate ?? true,
-        timeoutMs: READ_TIMEOUT_MS,
-        filter: opts.filter ?? '',
-      });
-    } catch (err) {
-      throw liveError(opts.device, err);
-    }
+    const opened = openTapcap(addon, opts);
+    this.handle = opened.handle;
+    this.linkType = opened.linkType;
+    this.filter = opened.filter;
+    this.warnings.push(...opened.warnings);
     this.nsPerUnit = this.handle.tstampPrecision() === 1e9 ? 1 : 1000;
     // Room for a full batch of small packets, and always for one maximal packet.
     this.batch = Buffer.allocUnsafe(Math.max(4 * 1024 * 1024, 16 + ((snaplen + 3) & ~3)));
@@ -344,8 +361,10 @@ class CapLiveSource implements PacketSource {
   readonly kind = 'live' as const;
   readonly name: string;
   readonly warnings: string[] = [];
-  readonly linkType: number;
-  private readonly cap: CapInstance;
+  readonly linkType!: number;
+  /** The BPF filter in force ('' for none). */
+  readonly filter!: string;
+  private readonly cap!: CapInstance;
   private readonly buffer: Buffer;
   private readonly counters = emptyStats(true);
   private stopped = false;
@@ -364,20 +383,26 @@ class CapLiveSource implements PacketSource {
       this.warnings.push(`cap backend: snaplen is fixed at 65535 (asked for ${opts.snaplen})`);
     }
     if (opts.promiscuous === false) this.warnings.push('cap backend: always opens in promiscuous mode');
-    this.cap = new CapCtor();
-    capInstancesNeverFreed.push(this.cap);
+    if (opts.immediate === true) this.warnings.push('cap backend: immediate mode is always on');
     this.buffer = Buffer.alloc(65535);
-    try {
-      const name = this.cap.open(
-        opts.device,
-        opts.filter ?? '',
-        Math.round((opts.bufferSizeMiB ?? DEFAULT_BUFFER_MIB) * 1024 * 1024),
-        this.buffer,
-      );
-      this.linkType = capLinkType(name);
-    } catch (err) {
-      throw liveError(opts.device, err);
+    const candidates = opts.filter !== undefined ? [opts.filter] : opts.voipFilter ? defaultFilterCandidates(opts.device) : [''];
+    let lastErr: unknown = null;
+    for (let i = 0; i < candidates.length; i++) {
+      const cap = new CapCtor();
+      capInstancesNeverFreed.push(cap);
+      try {
+        const name = cap.open(opts.device, candidates[i]!, Math.round((opts.bufferSizeMiB ?? DEFAULT_BUFFER_MIB) * 1024 * 1024), this.buffer);
+        this.cap = cap;
+        this.linkType = capLinkType(name);
+        this.filter = candidates[i]!;
+        if (i > 0) this.warnings.push(`${opts.device}: link type rejects part of the default filter; using a reduced VoIP filter`);
+        return;
+      } catch (err) {
+        lastErr = err;
+        if (opts.filter !== undefined || !/filter|syntax|support/i.test((err as Error).message)) break;
+      }
     }
+    throw liveError(opts.device, lastErr);
   }
 
   run(rec: PacketRecord, onPacket: (rec: PacketRecord) => void): Promise<void> {

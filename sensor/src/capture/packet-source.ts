@@ -20,6 +20,8 @@ export interface CaptureStats {
   ifDrops: number;
   /** True when the backend cannot report kernel counters at all. */
   dropsUnavailable: boolean;
+  /** Packets the shared ring had no room for (native ring capture and the parallel sensor only). */
+  ringDrops?: number;
 }
 
 export interface SourceProgress {

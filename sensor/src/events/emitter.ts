@@ -5,11 +5,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EVENT_VERSION, type EventBody, type EventSink, type TapwatchEvent } from './types.js';
+import type { StreamFingerprint } from '../../../collector/src/ingest/fingerprint.js';
 
 export class EventEmitter {
   private seq = 0;
   readonly runId: string;
   readonly counts = new Map<string, number>();
+  /** Sinks that take media fingerprints; empty means none are computed at all. */
+  private readonly fingerprintSinks: EventSink[];
+  private fingerprintSeq = 0;
 
   constructor(
     readonly sensorId: string,
@@ -17,6 +21,24 @@ export class EventEmitter {
     runId?: string,
   ) {
     this.runId = runId ?? randomBytes(6).toString('hex');
+    this.fingerprintSinks = sinks.filter((s) => typeof s.fingerprint === 'function');
+  }
+
+  /** Decided once, at construction: some sink wants fingerprints (Kafka unless --no-fingerprints). */
+  get wantsFingerprints(): boolean {
+    return this.fingerprintSinks.length > 0;
+  }
+
+  /**
+   * Stamps a fingerprint body with its envelope and hands it to the sinks
+   * that take fingerprints (never to the event sinks: stdout output stays the
+   * same). Ids are `${runId}-fp${n}`, distinct from event ids.
+   */
+  fingerprint(body: Omit<StreamFingerprint, 'v' | 'type' | 'id' | 'sensor'>): StreamFingerprint {
+    const fp: StreamFingerprint = { v: 1, type: 'stream_fingerprint', id: `${this.runId}-fp${++this.fingerprintSeq}`, sensor: this.sensorId, ...body };
+    this.counts.set(fp.type, (this.counts.get(fp.type) ?? 0) + 1);
+    for (const s of this.fingerprintSinks) s.fingerprint!(fp);
+    return fp;
   }
 
   emit(body: EventBody): TapwatchEvent {

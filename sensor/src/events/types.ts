@@ -8,6 +8,8 @@
  * keys appear only as a truncated SHA-256 (`keyHash`), never in clear.
  */
 
+import type { StreamFingerprint } from '../../../collector/src/ingest/fingerprint.js';
+
 export const EVENT_VERSION = 1 as const;
 
 export interface EventBase {
@@ -135,6 +137,18 @@ export interface SensorStatsEvent extends EventBase {
   kernelDrops: number;
   ifDrops: number;
   dropsUnavailable: boolean;
+  /** Parallel sensor (--workers): packets dropped because the shared ring was full. Absent single-threaded. */
+  ringDrops?: number;
+  /**
+   * The sensor's verdict on its capture during the last interval
+   * (sensor/src/capture/capture-health.ts): 'blind' (live, nothing received),
+   * 'overloaded' (> 1 % dropped), 'dropping' (some dropped), or 'ok'.
+   */
+  health?: 'ok' | 'blind' | 'dropping' | 'overloaded';
+  /** Parallel sensor: number of worker shards. */
+  workers?: number;
+  /** Parallel sensor: RTP packets whose optional work was shed, by level (docs/parallel.md). */
+  shed?: { digests: number; correlation: number; detection: number };
   decodeErrors: Record<string, number>;
   /** Packets by what they carried. */
   classified: { sip: number; rtp: number; rtcp: number; stun: number; dtls: number; zrtp: number; other: number; nonIp: number; fragments: number };
@@ -285,4 +299,10 @@ export interface EventSink {
   flush(): Promise<void>;
   /** Output counters for sensor_stats.output (sinks that queue, such as Kafka). */
   stats?(): OutputStats;
+  /**
+   * Per-stream media fingerprints for the collector's cross-sensor join
+   * (format: collector/src/ingest/fingerprint.ts). Optional: the sensor
+   * computes fingerprints only when some sink implements this.
+   */
+  fingerprint?(fp: StreamFingerprint): void;
 }

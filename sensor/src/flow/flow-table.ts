@@ -52,6 +52,10 @@
  */
 import type { PacketRecord } from '../decode/packet.js';
 import { Flow } from './flow.js';
+import { murmurFinal, murmurMix } from '../util/murmur3.js';
+
+/** Signed, as the table's slot arithmetic expects. */
+const fmixSigned = (h: number): number => murmurFinal(h) | 0;
 
 export type FlowEvictReason = 'idle' | 'full' | 'end';
 
@@ -85,28 +89,6 @@ export interface FlowTableOptions {
 }
 
 const PROTO_TCP = 6;
-
-// murmur3 32-bit constants (Appleby, public domain).
-const C1 = 0xcc9e2d51;
-const C2 = 0x1b873593;
-
-function mix(h: number, k: number): number {
-  k = Math.imul(k, C1);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, C2);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h | 0;
-}
 
 function nextPow2(n: number): number {
   let p = 1;
@@ -319,17 +301,17 @@ export class FlowTable {
     const l0 = L[0]! | 0;
     const h0 = H[0]! | 0;
 
-    let h = mix(meta, l0);
-    h = mix(h, h0);
+    let h = murmurMix(meta, l0);
+    h = murmurMix(h, h0);
     if (ver === 6) {
-      h = mix(h, L[1]!);
-      h = mix(h, L[2]!);
-      h = mix(h, L[3]!);
-      h = mix(h, H[1]!);
-      h = mix(h, H[2]!);
-      h = mix(h, H[3]!);
+      h = murmurMix(h, L[1]!);
+      h = murmurMix(h, L[2]!);
+      h = murmurMix(h, L[3]!);
+      h = murmurMix(h, H[1]!);
+      h = murmurMix(h, H[2]!);
+      h = murmurMix(h, H[3]!);
     }
-    h = fmix(mix(h, ports));
+    h = fmixSigned(murmurMix(h, ports));
 
     const index = this.index;
     const mask = this.mask;

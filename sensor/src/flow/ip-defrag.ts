@@ -25,6 +25,7 @@
  */
 import type { Defragmenter } from '../decode/context.js';
 import type { WeirdCounters } from '../decode/weird.js';
+import { murmurMix } from '../util/murmur3.js';
 
 export interface IpDefragOptions {
   /** Datagrams under reassembly at once (default 1024). The oldest is dropped to make room. */
@@ -63,15 +64,6 @@ class PendingDatagram {
   bytes = 0;
   /** The datagram was given up (overlap in IPv6, too large, inconsistent): swallow its fragments until timeout. */
   dead = false;
-}
-
-function mixWord(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
 export class IpDefragmenter implements Defragmenter {
@@ -138,13 +130,13 @@ export class IpDefragmenter implements Defragmenter {
 
     const v4 = ipVersion === 4;
     id >>>= 0;
-    let h = mixWord((ipVersion << 8) | (proto & 255), id);
-    h = mixWord(h, src[0]!);
-    h = mixWord(h, dst[0]!);
+    let h = murmurMix((ipVersion << 8) | (proto & 255), id);
+    h = murmurMix(h, src[0]!);
+    h = murmurMix(h, dst[0]!);
     if (!v4) {
       for (let i = 1; i < 4; i++) {
-        h = mixWord(h, src[i]!);
-        h = mixWord(h, dst[i]!);
+        h = murmurMix(h, src[i]!);
+        h = murmurMix(h, dst[i]!);
       }
     }
 

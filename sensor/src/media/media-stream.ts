@@ -79,6 +79,8 @@ export class MediaStream extends RtpStats {
   pt3 = 0;
   clockRate = 0;
   tunnels: TunnelSummary[];
+  /** Record of this stream's rolling block digests in the publisher's slab (fingerprint-publisher.ts); -1 when none. */
+  digestRecord = -1;
 
   /** RFC 3550 statistics of the stream (the stream itself; see the class comment). */
   get stats(): RtpStats {

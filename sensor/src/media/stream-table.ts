@@ -21,11 +21,14 @@ import type { TunnelSummary } from '../events/types.js';
 import type { Flow } from '../flow/flow.js';
 import { clockRateOf } from '../app/media/rtp-clock.js';
 import { MEDIA_TRANSPORT_NAMES, MediaStream, MediaTransport } from './media-stream.js';
+import { FingerprintPublisher, type FingerprintPublisherOptions } from './fingerprint-publisher.js';
 
 export interface StreamTableOptions {
   maxStreams: number;
   /** A stream with no packet for this long is ended as 'idle'. */
   idleTimeoutSec: number;
+  /** Cross-sensor fingerprints (only computed when a sink takes them). */
+  fingerprints?: Partial<FingerprintPublisherOptions>;
 }
 
 export const DEFAULT_STREAM_TABLE_OPTIONS: StreamTableOptions = { maxStreams: 200_000, idleTimeoutSec: 60 };
@@ -48,6 +51,8 @@ export class StreamTable {
   readonly evictions = { idle: 0, full: 0 };
   /** Streams never confirmed and dropped without an event (heuristic noise). */
   rejected = 0;
+  /** Non-null only when a sink takes fingerprints: the app layer feeds it each RTP packet. */
+  readonly fingerprints: FingerprintPublisher | null;
   private nextN = 0;
   private readonly opts: StreamTableOptions;
 
@@ -57,6 +62,7 @@ export class StreamTable {
     opts: Partial<StreamTableOptions> = {},
   ) {
     this.opts = { ...DEFAULT_STREAM_TABLE_OPTIONS, ...opts };
+    this.fingerprints = events.wantsFingerprints ? new FingerprintPublisher(events, this.opts.fingerprints) : null;
   }
 
   get size(): number {
@@ -211,6 +217,8 @@ export class StreamTable {
       if (s.flow.s0 === s) s.flow.s0 = null;
       if (s.flow.s1 === s) s.flow.s1 = null;
     }
+    // Final fingerprint (started streams only) and the digest record back to the slab.
+    if (s.digestRecord >= 0) this.fingerprints?.streamEnded(s);
     if (!s.started) {
       this.rejected++;
       return;
@@ -254,6 +262,8 @@ export class StreamTable {
       // Calls learn of media activity here, once a second, not on every packet.
       const c = s.call;
       if (c !== null && s.lastTs > c.lastMediaTs) c.lastMediaTs = s.lastTs;
+      // Periodic fingerprints ride on the same once-a-second walk, not on the packet path.
+      if (s.digestRecord >= 0) this.fingerprints?.tick(s, now);
       if (now - s.lastTs >= limit) {
         this.evictions.idle++;
         this.end(s, 'idle');

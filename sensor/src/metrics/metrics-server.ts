@@ -11,8 +11,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CAPTURE_HEALTH_STATES } from '../capture/capture-health.js';
 import type { Sensor } from '../sensor.js';
-import type { EventSink, OutputStats } from '../events/types.js';
+import type { EventSink } from '../events/types.js';
+import { outputTotals } from '../output/output-totals.js';
 
 export interface MetricsServerOptions {
   port: number;
@@ -58,23 +60,6 @@ function readGauge(registry: Registry, name: string, help: string, labelNames: s
   });
 }
 
-function outputTotals(sinks: EventSink[]): (OutputStats & { brokerUp?: boolean }) | null {
-  let out: (OutputStats & { brokerUp?: boolean }) | null = null;
-  for (const s of sinks) {
-    const st = s.stats?.() as (OutputStats & { brokerUp?: boolean }) | undefined;
-    if (!st) continue;
-    out ??= { queued: 0, buffered: 0, spooled: 0, delivered: 0, failed: 0, dropped: 0, brokerUp: true };
-    out.queued += st.queued;
-    out.buffered += st.buffered;
-    out.spooled += st.spooled;
-    out.delivered += st.delivered;
-    out.failed += st.failed;
-    out.dropped += st.dropped;
-    if (st.brokerUp === false) out.brokerUp = false;
-  }
-  return out;
-}
-
 /** Register every sensor metric on a new registry. */
 export function sensorRegistry(sensor: Sensor, sinks: EventSink[]): Registry {
   const r = new Registry();
@@ -86,6 +71,14 @@ export function sensorRegistry(sensor: Sensor, sinks: EventSink[]): Registry {
   readCounter(r, 'tapwatch_kernel_received_total', 'Packets the kernel (libpcap) received.', [], () => one(sensor.captureStats().kernelReceived));
   readCounter(r, 'tapwatch_kernel_drops_total', 'Packets the kernel dropped (capture buffer full).', [], () => one(sensor.captureStats().kernelDrops));
   readCounter(r, 'tapwatch_interface_drops_total', 'Packets the interface or driver dropped.', [], () => one(sensor.captureStats().ifDrops));
+  readCounter(r, 'tapwatch_ring_drops_total', "Packets the capture thread dropped because the sensor's shared ring was full (native ring capture and --workers only).", [], () => {
+    const d = sensor.captureStats().ringDrops;
+    return d === undefined ? [] : one(d);
+  });
+  // One series per state, 1 for the current one (judged at each sensor_stats), as kube-state-metrics exposes phases.
+  readGauge(r, 'tapwatch_capture_health', 'Capture health at the latest sensor_stats: 1 for the current state (ok, blind, dropping, overloaded).', ['state'], () =>
+    CAPTURE_HEALTH_STATES.map((state) => [{ state }, sensor.captureHealth.state === state ? 1 : 0]),
+  );
   readCounter(r, 'tapwatch_decode_errors_total', 'Malformed or unexpected input, by named weird.', ['weird'], () =>
     Object.entries(sensor.weirds.toJSON()).map(([weird, v]) => [{ weird }, v]),
   );

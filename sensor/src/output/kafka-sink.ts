@@ -31,13 +31,20 @@
 import Kafka from 'node-rdkafka';
 import type { LibrdKafkaError, DeliveryReport, ProducerGlobalConfig } from 'node-rdkafka';
 import type { EventSink, OutputStats, TapwatchEvent } from '../events/types.js';
-import { DEFAULT_TOPICS, isFindingEvent, keyFor, topicFor, type TopicNames } from './topics.js';
+import { DEFAULT_TOPICS, FINGERPRINTS_TOPIC, isFindingEvent, keyFor, topicFor, type TopicNames } from './topics.js';
+import { FINGERPRINT_TYPE, fingerprintKey, type StreamFingerprint } from '../../../collector/src/ingest/fingerprint.js';
 import { Spool, type SpoolSegment } from './spool.js';
 
 export interface KafkaSinkOptions {
   /** Comma-separated bootstrap brokers, host:port. */
   brokers: string;
   topics?: Partial<TopicNames>;
+  /**
+   * Topic of the per-stream media fingerprints, or null/absent for none: the
+   * sensor then computes none. The CLI sets FINGERPRINTS_TOPIC
+   * (tapwatch.fingerprints) unless --no-fingerprints.
+   */
+  fingerprintsTopic?: string | null;
   /** Extra librdkafka properties (security.protocol, ssl.*, sasl.*, tuning); they override the defaults. */
   librdkafka?: Record<string, string | number | boolean>;
   clientId?: string;
@@ -145,7 +152,15 @@ class Fifo<T> {
 
 export class KafkaSink implements EventSink {
   readonly topics: TopicNames;
-  private readonly opts: Required<Omit<KafkaSinkOptions, 'spoolDir' | 'topics' | 'librdkafka' | 'clientId' | 'onWarning'>> & KafkaSinkOptions;
+  readonly fingerprintsTopic: string | null;
+  /**
+   * Present only when fingerprints are on, so that the emitter sees no
+   * fingerprint sink otherwise. Fingerprints take the events' path (memory,
+   * spool, retries), keyed by fingerprintKey(ssrc) so that all of one SSRC
+   * meet in one partition, i.e. at one collector.
+   */
+  readonly fingerprint?: (fp: StreamFingerprint) => void;
+  private readonly opts: Required<Omit<KafkaSinkOptions, 'spoolDir' | 'topics' | 'fingerprintsTopic' | 'librdkafka' | 'clientId' | 'onWarning'>> & KafkaSinkOptions;
   private producer: Kafka.Producer | null = null;
   private ready = false;
   private connecting = false;
@@ -178,6 +193,14 @@ export class KafkaSink implements EventSink {
       ...opts,
     };
     this.topics = { ...DEFAULT_TOPICS, ...opts.topics };
+    this.fingerprintsTopic = opts.fingerprintsTopic ?? null;
+    if (this.fingerprintsTopic !== null) {
+      const topic = this.fingerprintsTopic;
+      this.fingerprint = (fp) => {
+        this.counters.accepted++;
+        this.enqueue({ line: JSON.stringify(fp), topic, key: fingerprintKey(fp.ssrc), type: fp.type, finding: false, seq: ++this.seq, segment: null });
+      };
+    }
     this.spool = opts.spoolDir ? new Spool(opts.spoolDir, { maxBytes: this.opts.spoolMaxBytes }) : null;
     this.connect();
     // Replays the backlog while librdkafka has room; delivery reports also trigger it.
@@ -251,8 +274,25 @@ export class KafkaSink implements EventSink {
       seq: ++this.seq,
       segment: null,
     };
+    this.enqueue(item);
+  }
+
+  /** A new item goes behind the last non-empty stage (spool, memory, librdkafka), so order holds. */
+  private enqueue(item: Pending): void {
     if (this.spool !== null && this.spool.pending > 0) this.toSpool(item);
     else if (this.memory.length > 0 || !this.tryProduce(item)) this.toBuffer(item);
+  }
+
+  /** Where a spooled line goes again: fingerprints to their topic and key, events by topics.ts. */
+  private routeOf(line: string): Pick<Pending, 'topic' | 'key' | 'type' | 'finding'> {
+    const ev = JSON.parse(line) as TapwatchEvent | StreamFingerprint;
+    if (ev.type === FINGERPRINT_TYPE) {
+      const fp = ev as StreamFingerprint;
+      // Spooled while fingerprints were on; a later run with them off still delivers what it owes.
+      return { topic: this.fingerprintsTopic ?? FINGERPRINTS_TOPIC, key: fingerprintKey(fp.ssrc), type: fp.type, finding: false };
+    }
+    const e = ev as TapwatchEvent;
+    return { topic: topicFor(e, this.topics), key: keyFor(e), type: e.type, finding: isFindingEvent(e.type) };
   }
 
   /** Hand one event to librdkafka; false when it has no room (or is not connected yet). */
@@ -320,17 +360,8 @@ export class KafkaSink implements EventSink {
         const batch = this.spool.read(Math.max(1, Math.min(1000, this.opts.memoryLimitEvents)));
         if (batch === null) return;
         for (const line of batch.lines) {
-          const ev = JSON.parse(line) as TapwatchEvent;
           this.counters.replayed++;
-          this.pushMemory({
-            line,
-            topic: topicFor(ev, this.topics),
-            key: keyFor(ev),
-            type: ev.type,
-            finding: isFindingEvent(ev.type),
-            seq: ++this.seq,
-            segment: batch.segment,
-          });
+          this.pushMemory({ line, ...this.routeOf(line), seq: ++this.seq, segment: batch.segment });
         }
         continue;
       }
