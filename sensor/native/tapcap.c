@@ -65,6 +65,8 @@ typedef struct {
   pcap_t *pcap;
   int tstamp_nano;
   int snaplen;
+  /* pcap_set_timeout: how long the kernel may hold a partly filled TPACKET_V3 block. */
+  int timeout_ms;
   /* A packet that did not fit in the caller's buffer; delivered first by the next dispatch(). */
   uint8_t *pending;
   size_t pending_cap;
@@ -257,6 +259,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   pcap_set_snaplen(p, snaplen);
   pcap_set_promisc(p, promisc);
   pcap_set_timeout(p, timeout_ms);
+  t->timeout_ms = timeout_ms;
   if (buffer_size > 0) pcap_set_buffer_size(p, buffer_size);
   pcap_set_immediate_mode(p, immediate);
 #ifdef PCAP_TSTAMP_PRECISION_NANO
@@ -716,10 +719,22 @@ static void *ring_thread_main(void *arg) {
       poll(&pfd, 1, wait);
     }
   }
-  /* Drain what is already queued, so that a clean stop loses nothing the kernel holds. */
-  for (int i = 0; i < 64; i++) {
+  /*
+   * Drain what the kernel holds, so that a clean stop (SIGTERM) loses nothing
+   * that reached the interface before it: with TPACKET_V3 (immediate mode off)
+   * the last packets sit in a partly filled block that the kernel hands over
+   * only when the block's timeout (pcap_set_timeout) expires, so keep reading
+   * for one timeout plus a margin, not just once.
+   */
+  double drain_until = monotonic_ms() + (t->timeout_ms > 0 ? t->timeout_ms : 0) + 20;
+  for (;;) {
     int rc = pcap_dispatch(t->pcap, -1, on_ring_packet, (u_char *)t);
-    if (rc <= 0) break;
+    if (rc > 0) ring_publish_cursor(t);
+    if (rc < 0 || monotonic_ms() >= drain_until) break;
+    if (rc == 0 && fd >= 0) {
+      struct pollfd pfd = {fd, POLLIN, 0};
+      poll(&pfd, 1, 5);
+    }
   }
   ring_publish_stats(t);
   ring_publish_cursor(t);

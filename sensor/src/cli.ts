@@ -118,6 +118,10 @@ export async function main(argv: string[]): Promise<number> {
 class UsageError extends Error {}
 
 async function sensorCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseArgs({

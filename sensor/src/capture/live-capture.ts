@@ -256,7 +256,7 @@ class TapcapLiveSource implements PacketSource {
       if (n === 0) return; // kernel ring empty for now
       if (n < 0) {
         this.warnings.push(`${this.name}: capture failed: ${this.handle.lastError()}`);
-        this.stop();
+        this.close();
         return;
       }
       let p = 0;
@@ -282,7 +282,30 @@ class TapcapLiveSource implements PacketSource {
     }
   }
 
+  /**
+   * Stop capturing. A running capture first drains what the kernel holds:
+   * with TPACKET_V3 (immediate mode off) the last packets before a SIGTERM sit
+   * in a partly filled block that the kernel hands over only when the block
+   * timeout (the read timeout) expires, so read once more after one timeout
+   * plus a margin before closing; otherwise a call's BYE could be lost.
+   */
   stop(): void {
+    if (this.stopped || this.stopping) return;
+    if (!this.running || !this.open) {
+      this.close();
+      return;
+    }
+    this.stopping = true;
+    this.drain();
+    setTimeout(() => {
+      this.drain();
+      this.close();
+    }, DEFAULT_READ_TIMEOUT_MS + 20);
+  }
+
+  private stopping = false;
+
+  private close(): void {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
