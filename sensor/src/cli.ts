@@ -117,6 +117,26 @@ export async function main(argv: string[]): Promise<number> {
 
 class UsageError extends Error {}
 
+/**
+ * Calls `stop` once on the first SIGINT or SIGTERM (stop reading; the run
+ * then flushes every table and the output). Returns the function that
+ * removes the handlers again.
+ */
+function onStopSignal(stop: () => void): () => void {
+  let stopping = false;
+  const handler = (): void => {
+    if (stopping) return;
+    stopping = true;
+    stop();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
 async function sensorCommand(args: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(USAGE);
@@ -272,14 +292,7 @@ async function sensorCommand(args: string[]): Promise<number> {
   );
 
   // SIGINT/SIGTERM: stop reading, then flush every table and the output.
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    source.stop();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const releaseSignals = onStopSignal(() => source.stop());
 
   let metrics: import('./metrics/metrics-server.js').MetricsServer | null = null;
   if (metricsPort !== undefined) {
@@ -301,8 +314,7 @@ async function sensorCommand(args: string[]): Promise<number> {
   } finally {
     progress?.stop();
     if (flushTimer) clearInterval(flushTimer);
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    releaseSignals();
     // Waits (bounded) for the broker to acknowledge; what it did not goes to the spool.
     undelivered = (await kafka?.close()) ?? 0;
     await metrics?.close();
@@ -339,14 +351,7 @@ async function runParallel(
   live: boolean,
 ): Promise<number> {
   const sensor = new ParallelSensor(opts, sinks);
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    sensor.stop();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const releaseSignals = onStopSignal(() => sensor.stop());
   let undelivered = 0;
   const progress = showProgress ? new ProgressBar(source, process.stderr) : null;
   const flushTimer = live ? setInterval(() => void Promise.all(sinks.map((s) => s.flush())), 500) : null;
@@ -357,8 +362,7 @@ async function runParallel(
   } finally {
     progress?.stop();
     if (flushTimer) clearInterval(flushTimer);
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    releaseSignals();
     undelivered = (await kafka?.close()) ?? 0;
   }
   for (const w of source.warnings) process.stderr.write(`tapwatch: warning: ${w}\n`);

@@ -26,8 +26,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { netnsAvailable } from '../lib/netns.js';
-import { LiveLoadLab, rssBytes, tcpreplayAvailable } from '../lib/live-load.js';
+import { LiveLoadLab, liveLabSkipReason, rssBytes } from '../lib/live-load.js';
 import { pcapFile } from '../capture/capture-builders.js';
 import { Xorshift32 } from '../fixtures/gen/prng.js';
 import { Sensor } from '../../sensor/src/sensor.js';
@@ -46,13 +45,7 @@ const RATE = 20_000;
 /** RSS ceiling for the sensor process under the flood (its tables are bounded; a leak would pass it). */
 const RSS_LIMIT = 600 * 1024 * 1024;
 
-function skipReason(): string {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'not root';
-  if (!netnsAvailable()) return '`ip netns` unavailable';
-  if (!tcpreplayAvailable()) return 'tcpreplay missing';
-  return '';
-}
-const SKIP = skipReason();
+const SKIP = liveLabSkipReason();
 
 const A = '10.99.0.1';
 const B = '10.99.0.2';

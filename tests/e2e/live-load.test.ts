@@ -25,8 +25,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { netnsAvailable } from '../lib/netns.js';
-import { LiveLoadLab, mergecap, tcpreplayAvailable } from '../lib/live-load.js';
+import { LiveLoadLab, liveLabSkipReason, mergecap } from '../lib/live-load.js';
 import { generateCalls } from '../fixtures/gen/synth-calls.js';
 import { ensureSensorBuilt } from './ensure-built.js';
 
@@ -43,9 +42,8 @@ const LOAD_START = 1_700_000_000;
 const HIDE_AT = 3;
 
 function skipReason(): string {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'not root';
-  if (!netnsAvailable()) return '`ip netns` unavailable';
-  if (!tcpreplayAvailable()) return 'tcpreplay missing';
+  const lab = liveLabSkipReason();
+  if (lab) return lab;
   if (spawnSync('mergecap', ['-h']).status !== 0 || spawnSync('editcap', ['-h']).status !== 0) return 'mergecap/editcap missing';
   return '';
 }

@@ -19,7 +19,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NetnsLab } from './netns.js';
+import { NetnsLab, netnsAvailable } from './netns.js';
 
 export const TX_IF = 'veth-tx';
 export const CAP_IF = 'veth-cap';
@@ -226,6 +226,18 @@ export function parseTcpreplay(out: string, wallSec: number): ReplayResult {
 }
 
 /** True when tcpreplay is installed. */
+/**
+ * Why a live lab test cannot run here ('' when it can): it needs root,
+ * `ip netns` and tcpreplay. Under CI everything is installed, so a skip
+ * there shows up as skipped tests in the summary.
+ */
+export function liveLabSkipReason(): string {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'not root';
+  if (!netnsAvailable()) return '`ip netns` unavailable';
+  if (!tcpreplayAvailable()) return 'tcpreplay missing';
+  return '';
+}
+
 export function tcpreplayAvailable(): boolean {
   return spawnSync('tcpreplay', ['--version']).status === 0;
 }
