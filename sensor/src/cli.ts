@@ -197,10 +197,8 @@ async function sensorCommand(args: string[]): Promise<number> {
 
   // Decided before the capture opens: with the native ring backend the capture thread writes the shards' ring.
   // Live capture uses every core by default; a file replay stays single-threaded (and byte-identical) unless asked.
-  // The metrics endpoint reads the single-threaded sensor's tables, so it keeps the default at 1.
-  const workers = v.workers !== undefined ? num(v.workers, 1, 'workers') : live && v['metrics-port'] === undefined ? availableParallelism() : 1;
+  const workers = v.workers !== undefined ? num(v.workers, 1, 'workers') : live ? availableParallelism() : 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_CONSUMERS) throw new UsageError(`--workers must be a whole number from 1 to ${MAX_CONSUMERS}`);
-  if (workers > 1 && v['metrics-port'] !== undefined) throw new UsageError('--metrics-port needs --workers 1 (the parallel sensor reports through sensor_stats)');
 
   let source: PacketSource;
   /** `--capture-backend ring` with workers: the native capture thread, producing straight into the shards' ring. */
@@ -267,7 +265,7 @@ async function sensorCommand(args: string[]): Promise<number> {
     const ringMiB = num(v['ring-size'], 32, 'ring-size');
     const ringBytes = ringMiB * 1024 * 1024;
     if (!isPowerOfTwo(ringBytes) || ringBytes > 2 ** 30) throw new UsageError('--ring-size must be a power of two MiB, at most 1024');
-    return runParallel(source, native, sinks, kafka, {
+    return runParallel(source, native, sinks, kafka, metricsPort, {
       workers,
       ringBytes,
       statsIntervalSec: statsInterval,
@@ -298,7 +296,8 @@ async function sensorCommand(args: string[]): Promise<number> {
   if (metricsPort !== undefined) {
     const { startMetricsServer } = await import('./metrics/metrics-server.js');
     try {
-      metrics = await startMetricsServer({ port: metricsPort, sensor, sinks });
+      const { liveSensorView } = await import('./metrics/metrics-server.js');
+      metrics = await startMetricsServer({ port: metricsPort, view: liveSensorView(sensor), sinks });
     } catch (err) {
       await kafka?.close(0);
       throw new UsageError(`--metrics-port ${metricsPort}: ${(err as Error).message}`);
@@ -346,12 +345,25 @@ async function runParallel(
   native: import('./capture/native-ring-capture.js').NativeRingProducer | null,
   sinks: EventSink[],
   kafka: import('./output/kafka-sink.js').KafkaSink | null,
+  metricsPort: number | undefined,
   opts: ParallelSensorOptions,
   showProgress: boolean,
   live: boolean,
 ): Promise<number> {
   const sensor = new ParallelSensor(opts, sinks);
   const releaseSignals = onStopSignal(() => sensor.stop());
+  // The shards' tables live in their threads: the metrics read the latest aggregated sensor_stats.
+  let metrics: import('./metrics/metrics-server.js').MetricsServer | null = null;
+  if (metricsPort !== undefined) {
+    const { startMetricsServer, statsEventView } = await import('./metrics/metrics-server.js');
+    try {
+      metrics = await startMetricsServer({ port: metricsPort, view: statsEventView(() => sensor.latestStats, sensor.counts), sinks });
+    } catch (err) {
+      releaseSignals();
+      await kafka?.close(0);
+      throw new UsageError(`--metrics-port ${metricsPort}: ${(err as Error).message}`);
+    }
+  }
   let undelivered = 0;
   const progress = showProgress ? new ProgressBar(source, process.stderr) : null;
   const flushTimer = live ? setInterval(() => void Promise.all(sinks.map((s) => s.flush())), 500) : null;
@@ -364,6 +376,7 @@ async function runParallel(
     if (flushTimer) clearInterval(flushTimer);
     releaseSignals();
     undelivered = (await kafka?.close()) ?? 0;
+    await metrics?.close();
   }
   for (const w of source.warnings) process.stderr.write(`tapwatch: warning: ${w}\n`);
   return undelivered > 0 ? 1 : 0;

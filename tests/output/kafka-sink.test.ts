@@ -16,7 +16,7 @@ import { Sensor } from '../../sensor/src/sensor.js';
 import type { EventSink, TapwatchEvent } from '../../sensor/src/events/types.js';
 import { KafkaSink } from '../../sensor/src/output/kafka-sink.js';
 import { DEFAULT_TOPICS, DLQ_TOPIC, FINGERPRINTS_TOPIC, keyFor, topicFor } from '../../sensor/src/output/topics.js';
-import { startMetricsServer } from '../../sensor/src/metrics/metrics-server.js';
+import { liveSensorView, startMetricsServer } from '../../sensor/src/metrics/metrics-server.js';
 import { compileEventValidator } from '../../sensor/src/events/schemas.js';
 import { BROKERS, REPO_ROOT, consumeAll, createTopics, kafkaUnavailable, testTopic, type ConsumedMessage } from '../lib/kafka.js';
 
@@ -180,7 +180,7 @@ describe.skipIf(unavailable !== null)(`KafkaSink with a real broker (${BROKERS})
     const kafka = new KafkaSink({ brokers: BROKERS, topics });
     const collect = new SnapshotSink();
     const sensor = new Sensor({ sensorId: 'metrics-test', statsIntervalSec: 0 }, [collect, kafka]);
-    const server = await startMetricsServer({ port: 0, host: '127.0.0.1', sensor, sinks: [kafka] });
+    const server = await startMetricsServer({ port: 0, host: '127.0.0.1', view: liveSensorView(sensor), sinks: [kafka] });
     try {
       await sensor.run(openCaptureFile(CAPTURE));
       await kafka.flush(30_000);

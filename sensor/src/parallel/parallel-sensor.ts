@@ -273,6 +273,8 @@ export class ParallelSensor {
   }
 
   private lastStatsAt = Date.now();
+  /** The latest aggregated sensor_stats (the metrics endpoint reads it); null before the first. */
+  latestStats: SensorStatsEvent | null = null;
 
   /** One sensor_stats for the whole sensor (docs/parallel.md, "Statistics"). */
   emitStats(final: boolean, cs: CaptureStats): SensorStatsEvent {
@@ -312,6 +314,7 @@ export class ParallelSensor {
       ...outputStatsBlock(this.sinks),
     } as SensorStatsEvent;
     this.counts.set('sensor_stats', (this.counts.get('sensor_stats') ?? 0) + 1);
+    this.latestStats = ev;
     for (const s of this.sinks) s.write(ev);
     return ev;
   }
