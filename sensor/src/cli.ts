@@ -118,6 +118,26 @@ export async function main(argv: string[]): Promise<number> {
 class UsageError extends Error {}
 
 /**
+ * `--metrics-port`: serve the sensor's metrics (loaded only when asked for:
+ * stdout-only runs need no prom-client). A port that cannot be bound is a
+ * usage error, reported after the Kafka producer is closed.
+ */
+async function serveMetrics(
+  port: number,
+  sinks: EventSink[],
+  kafka: import('./output/kafka-sink.js').KafkaSink | null,
+  view: (m: typeof import('./metrics/metrics-server.js')) => import('./metrics/metrics-server.js').SensorMetricsView,
+): Promise<import('./metrics/metrics-server.js').MetricsServer> {
+  const m = await import('./metrics/metrics-server.js');
+  try {
+    return await m.startMetricsServer({ port, view: view(m), sinks });
+  } catch (err) {
+    await kafka?.close(0);
+    throw new UsageError(`--metrics-port ${port}: ${(err as Error).message}`);
+  }
+}
+
+/**
  * Calls `stop` once on the first SIGINT or SIGTERM (stop reading; the run
  * then flushes every table and the output). Returns the function that
  * removes the handlers again.
@@ -289,20 +309,9 @@ async function sensorCommand(args: string[]): Promise<number> {
     sinks,
   );
 
+  const metrics = metricsPort === undefined ? null : await serveMetrics(metricsPort, sinks, kafka, (m) => m.liveSensorView(sensor));
   // SIGINT/SIGTERM: stop reading, then flush every table and the output.
   const releaseSignals = onStopSignal(() => source.stop());
-
-  let metrics: import('./metrics/metrics-server.js').MetricsServer | null = null;
-  if (metricsPort !== undefined) {
-    const { startMetricsServer } = await import('./metrics/metrics-server.js');
-    try {
-      const { liveSensorView } = await import('./metrics/metrics-server.js');
-      metrics = await startMetricsServer({ port: metricsPort, view: liveSensorView(sensor), sinks });
-    } catch (err) {
-      await kafka?.close(0);
-      throw new UsageError(`--metrics-port ${metricsPort}: ${(err as Error).message}`);
-    }
-  }
 
   let undelivered = 0;
   const progress = !live && !v['no-progress'] && process.stderr.isTTY ? new ProgressBar(source, process.stderr) : null;
@@ -351,19 +360,9 @@ async function runParallel(
   live: boolean,
 ): Promise<number> {
   const sensor = new ParallelSensor(opts, sinks);
-  const releaseSignals = onStopSignal(() => sensor.stop());
   // The shards' tables live in their threads: the metrics read the latest aggregated sensor_stats.
-  let metrics: import('./metrics/metrics-server.js').MetricsServer | null = null;
-  if (metricsPort !== undefined) {
-    const { startMetricsServer, statsEventView } = await import('./metrics/metrics-server.js');
-    try {
-      metrics = await startMetricsServer({ port: metricsPort, view: statsEventView(() => sensor.latestStats, sensor.counts), sinks });
-    } catch (err) {
-      releaseSignals();
-      await kafka?.close(0);
-      throw new UsageError(`--metrics-port ${metricsPort}: ${(err as Error).message}`);
-    }
-  }
+  const metrics = metricsPort === undefined ? null : await serveMetrics(metricsPort, sinks, kafka, (m) => m.statsEventView(() => sensor.latestStats, sensor.counts));
+  const releaseSignals = onStopSignal(() => sensor.stop());
   let undelivered = 0;
   const progress = showProgress ? new ProgressBar(source, process.stderr) : null;
   const flushTimer = live ? setInterval(() => void Promise.all(sinks.map((s) => s.flush())), 500) : null;

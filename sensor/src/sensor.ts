@@ -288,6 +288,24 @@ export class Sensor {
     return this.events.emit(this.statsBody(final)) as SensorStatsEvent;
   }
 
+  /** Packets by what they carried (sensor_stats.classified; also read live by the metrics endpoint). */
+  classifiedCounts(): SensorStatsEvent['classified'] {
+    const c = this.app.counters;
+    return { sip: c.sip, rtp: c.rtp, rtcp: c.rtcp, stun: c.stun, dtls: c.dtls, zrtp: c.zrtp, other: c.other, nonIp: this.nonIp, fragments: this.fragments };
+  }
+
+  /** Table evictions by table and reason (sensor_stats.evictions; also read live by the metrics endpoint). */
+  evictionCounts(): SensorStatsEvent['evictions'] {
+    return {
+      flowsIdle: this.flows.evictions.idle,
+      flowsFull: this.flows.evictions.full,
+      streamsIdle: this.streams.evictions.idle,
+      streamsFull: this.streams.evictions.full,
+      callsIdle: this.calls.evictions.idle,
+      callsFull: this.calls.evictions.full,
+    };
+  }
+
   /** The sensor_stats body, unstamped (the parallel sensor aggregates the shards' bodies). */
   statsBody(final: boolean): Omit<SensorStatsEvent, 'v' | 'id' | 'sensor'> {
     const cs = this.captureStats();
@@ -311,7 +329,7 @@ export class Sensor {
       ...(cs.ringDrops !== undefined ? { ringDrops: cs.ringDrops } : {}),
       health,
       decodeErrors: this.weirds.toJSON(),
-      classified: { sip: c.sip, rtp: c.rtp, rtcp: c.rtcp, stun: c.stun, dtls: c.dtls, zrtp: c.zrtp, other: c.other, nonIp: this.nonIp, fragments: this.fragments },
+      classified: this.classifiedCounts(),
       sip: {
         messages: this.calls.stats.messages,
         requests: this.calls.stats.requests,
@@ -329,14 +347,7 @@ export class Sensor {
         peakStreams: this.peakStreams,
         peakCalls: this.peakCalls,
       },
-      evictions: {
-        flowsIdle: this.flows.evictions.idle,
-        flowsFull: this.flows.evictions.full,
-        streamsIdle: this.streams.evictions.idle,
-        streamsFull: this.streams.evictions.full,
-        callsIdle: this.calls.evictions.idle,
-        callsFull: this.calls.evictions.full,
-      },
+      evictions: this.evictionCounts(),
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, peakRss: this.peakRss },
       warnings: this.warnings.slice(0, 20),
       ...outputStatsBlock(this.sinks),

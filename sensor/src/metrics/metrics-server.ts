@@ -80,6 +80,12 @@ export interface SensorMetricsView {
   eventCounts(): ReadonlyMap<string, number>;
 }
 
+/** sensor_stats.classified as the `kind` label values of tapwatch_packets_classified_total (snake_case, singular "fragment"). */
+function classifiedLabels(c: SensorStatsEvent['classified']): Record<string, number> {
+  const { nonIp, fragments, ...rest } = c;
+  return { ...rest, non_ip: nonIp, fragment: fragments };
+}
+
 /** The single-threaded sensor: every value read live at scrape time. */
 export function liveSensorView(sensor: Sensor): SensorMetricsView {
   return {
@@ -88,19 +94,9 @@ export function liveSensorView(sensor: Sensor): SensorMetricsView {
     capture: () => sensor.captureStats(),
     health: () => sensor.captureHealth.state,
     decodeErrors: () => sensor.weirds.toJSON(),
-    classified: () => {
-      const c = sensor.app.counters;
-      return { sip: c.sip, rtp: c.rtp, rtcp: c.rtcp, stun: c.stun, dtls: c.dtls, zrtp: c.zrtp, other: c.other, non_ip: sensor.nonIp, fragment: sensor.fragments };
-    },
+    classified: () => classifiedLabels(sensor.classifiedCounts()),
     tables: () => ({ flows: sensor.flows.size, streams: sensor.streams.size, calls: sensor.calls.calls.size, expectations: sensor.calls.expectations.size }),
-    evictions: () => ({
-      flowsIdle: sensor.flows.evictions.idle,
-      flowsFull: sensor.flows.evictions.full,
-      streamsIdle: sensor.streams.evictions.idle,
-      streamsFull: sensor.streams.evictions.full,
-      callsIdle: sensor.calls.evictions.idle,
-      callsFull: sensor.calls.evictions.full,
-    }),
+    evictions: () => sensor.evictionCounts(),
     eventCounts: () => sensor.events.counts,
   };
 }
@@ -127,9 +123,7 @@ export function statsEventView(latest: () => SensorStatsEvent | null, counts: Re
     decodeErrors: () => latest()?.decodeErrors ?? {},
     classified: () => {
       const c = latest()?.classified;
-      if (!c) return {};
-      const { nonIp, fragments, ...rest } = c;
-      return { ...rest, non_ip: nonIp, fragment: fragments };
+      return c ? classifiedLabels(c) : {};
     },
     tables: () => {
       const t = latest()?.tables;
